@@ -1,0 +1,1 @@
+"""greenbar's domain: configuration, the container runner, run records. No Flask, no Celery."""

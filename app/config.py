@@ -1,0 +1,112 @@
+"""Configuration from environment variables: one field, one `GREENBAR_<FIELD>` variable.
+
+Every field below is documented in README.md; a test keeps the two in step.
+"""
+
+import dataclasses
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from app.errors import ConfigError
+
+BUNDLED_IMAGES = ("greenbar/busybox-sh", "greenbar/python-pytest")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything an operator can set. Sizes in MiB or KiB as named, times in seconds."""
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    node: str = field(default_factory=socket.gethostname)
+    port: int = 4587
+    images: tuple[str, ...] = BUNDLED_IMAGES
+    # Run limits.
+    max_seconds_default: int = 10
+    max_seconds_limit: int = 20
+    output_limit_kib: int = 50
+    created_files_max: int = 16
+    files_max_count: int = 256
+    files_max_kib: int = 4096
+    files_max_depth: int = 16
+    request_max_kib: int = 12288
+    wait_max_seconds: int = 25
+    result_ttl_seconds: int = 86400
+    # Container settings.
+    network: str = "none"
+    read_only: bool = True
+    cap_drop: tuple[str, ...] = ("ALL",)
+    no_new_privileges: bool = True
+    seccomp_profile: str = ""  # empty: the engine's default profile
+    user: str = "41966:51966"
+    init: bool = True
+    pids_limit: int = 128
+    memory_mib: int = 768
+    cpus: float = 1.0
+    ulimit_core: int = 0
+    ulimit_fsize_mib: int = 64
+    ulimit_nofile: int = 1024
+    ulimit_stack_mib: int = 16
+    sandbox_tmpfs_mib: int = 64
+    sandbox_inodes: int = 16384
+    tmp_tmpfs_mib: int = 16
+    tmp_inodes: int = 4096
+    # The most the host reads back from one container before it gives up on it.
+    read_cap_mib: int = 96
+    # Celery.
+    worker_concurrency: int = 2
+    visibility_timeout_seconds: int = 300
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], **overrides: Any) -> "Settings":
+        """Reads every `GREENBAR_<FIELD>` present in `env`; `overrides` win over both.
+
+        Raises:
+            ConfigError: a variable cannot be converted to its field's type.
+        """
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            name = "GREENBAR_" + f.name.upper()
+            if name in env:
+                values[f.name] = _convert(name, env[name], f.type)
+        values.update(overrides)
+        settings = cls(**values)
+        settings.check()
+        return settings
+
+    def check(self) -> None:
+        """Raises ConfigError when two settings contradict each other."""
+        if not 1 <= self.max_seconds_default <= self.max_seconds_limit:
+            raise ConfigError("GREENBAR_MAX_SECONDS_DEFAULT must be between 1 and the limit")
+        if self.request_max_kib < 2 * self.files_max_kib:
+            raise ConfigError("GREENBAR_REQUEST_MAX_KIB must be at least twice FILES_MAX_KIB")
+
+    @property
+    def longest_run_seconds(self) -> int:
+        """The longest a run's container may live, with room for start and teardown."""
+        return self.max_seconds_limit + 30
+
+
+def _convert(name: str, raw: str, kind: Any) -> Any:
+    try:
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+        if kind in (bool, "bool"):
+            return _boolean(raw)
+        if str(kind).startswith("tuple"):
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return raw
+    except ValueError as error:
+        raise ConfigError(f"{name}={raw!r}: {error}") from error
+
+
+def _boolean(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("expected true or false")

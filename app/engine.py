@@ -1,0 +1,113 @@
+"""The one wrapper around a node's Docker engine; Docker's exceptions stop here.
+
+Only the calls greenbar needs, over docker-py's low-level `APIClient`. Never the archive API
+(`docker cp`) on a container running untrusted code: files travel on stdin and stdout.
+"""
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import docker
+import docker.errors
+import requests
+
+from app.errors import EngineUnavailable, ImageMissing
+
+API_TIMEOUT_SECONDS = 30
+
+
+@dataclass(frozen=True)
+class LabelledContainer:
+    name: str
+    created: float  # seconds since the epoch
+    labels: dict[str, str]
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    try:
+        yield
+    except docker.errors.ImageNotFound as error:
+        raise ImageMissing(str(error.explanation or error)) from error
+    except (docker.errors.DockerException, requests.RequestException, OSError) as error:
+        raise EngineUnavailable(f"docker engine failed to {action}: {error}") from error
+
+
+class Engine:
+    """A node's Docker engine.
+
+    Args:
+        api: a docker-py low-level client; `Engine.from_env()` makes one from DOCKER_HOST.
+    """
+
+    def __init__(self, api: docker.APIClient) -> None:
+        self.api = api
+
+    @classmethod
+    def from_env(cls) -> "Engine":
+        with _translated("connect"):
+            client = docker.from_env(timeout=API_TIMEOUT_SECONDS)
+        return cls(client.api)
+
+    def ping(self) -> bool:
+        try:
+            with _translated("ping"):
+                return bool(self.api.ping())
+        except EngineUnavailable:
+            return False
+
+    def image_id(self, image: str) -> str:
+        """The content-addressed id (sha256:…) of `image` on this node.
+
+        Raises:
+            ImageMissing: the node does not hold it.
+        """
+        with _translated(f"inspect image {image}"):
+            return str(self.api.inspect_image(image)["Id"])
+
+    def create(self, spec: dict[str, Any]) -> str:
+        """Creates a container from `create_container` keywords, `host_config` as a dict."""
+        with _translated("create a container"):
+            host = self.api.create_host_config(**spec["host_config"])
+            return str(self.api.create_container(**{**spec, "host_config": host})["Id"])
+
+    def attach(self, container: str) -> socket.socket:
+        """A raw socket on the container's stdin, stdout and stderr; call before `start`."""
+        params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        with _translated("attach to a container"):
+            io = self.api.attach_socket(container, params=params)
+        # docker-py hands back a SocketIO over a unix socket; we need the socket itself
+        # to half-close our side once the input tar is sent.
+        return getattr(io, "_sock", io)  # type: ignore[no-any-return]
+
+    def start(self, container: str) -> None:
+        with _translated("start a container"):
+            self.api.start(container)
+
+    def exit_code(self, container: str) -> int | None:
+        with _translated("inspect a container"):
+            state = self.api.inspect_container(container)["State"]
+        return None if state.get("Running") else int(state.get("ExitCode", -1))
+
+    def remove(self, container: str) -> None:
+        """Kills (if running) and removes `container`; one already gone is fine."""
+        with _translated(f"remove container {container}"):
+            try:
+                self.api.remove_container(container, force=True, v=True)
+            except docker.errors.NotFound:
+                pass
+            except docker.errors.APIError as error:
+                if error.status_code != 409:  # removal already in progress elsewhere
+                    raise
+
+    def labelled(self, label: str) -> list[LabelledContainer]:
+        """Every container, running or not, carrying `label` (`key` or `key=value`)."""
+        with _translated("list containers"):
+            found = self.api.containers(all=True, filters={"label": label})
+        return [
+            LabelledContainer(c["Names"][0].lstrip("/"), float(c["Created"]), c["Labels"])
+            for c in found
+        ]

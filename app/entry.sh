@@ -1,0 +1,46 @@
+# greenbar's entry script: run as `sh -c "$(cat entry.sh)" greenbar-entry MAX_SECONDS OUT_CAP`
+# inside a fresh sandbox container, as the sandbox user.
+#
+# IN:  a tar of the learner's files on stdin, unpacked into /sandbox.
+# RUN: ./cyber-dojo.sh, its stdout and stderr each captured through a FIFO of which only the
+#      first OUT_CAP bytes are kept (the rest is drained and dropped, so a flood neither fills a
+#      disk nor stalls the program), killed with its whole session after MAX_SECONDS.
+# OUT: one tar on stdout holding tmp/.greenbar/out/{stdout,stderr,status,timed_out,oom} and the
+#      sandbox/ tree; the host keeps what it wants from it.
+# Needs only: sh, tar, head, cat, mkfifo, sleep, kill and (optionally) setsid.
+
+max_seconds=$1
+out_cap=$2
+g=/tmp/.greenbar
+o=$g/out
+mkdir -p "$o" || exit 90
+cd /sandbox || exit 91
+tar -xf - || { echo "greenbar: could not unpack the files" >&2; exit 92; }
+
+mkfifo "$g/1" "$g/2" || exit 93
+{ head -c "$out_cap" >"$o/stdout"; cat >/dev/null; } <"$g/1" &
+r1=$!
+{ head -c "$out_cap" >"$o/stderr"; cat >/dev/null; } <"$g/2" &
+r2=$!
+
+# A session of its own lets one kill take cyber-dojo.sh and everything it started.
+if command -v setsid >/dev/null 2>&1; then
+  setsid sh ./cyber-dojo.sh </dev/null >"$g/1" 2>"$g/2" &
+else
+  sh ./cyber-dojo.sh </dev/null >"$g/1" 2>"$g/2" &
+fi
+p=$!
+{ sleep "$max_seconds"; : >"$o/timed_out"; kill -9 -"$p" "$p"; } >/dev/null 2>&1 &
+w=$!
+
+wait "$p"
+status=$?
+# Whatever cyber-dojo.sh left running dies now, so the FIFOs reach end of file.
+kill -9 -"$p" 2>/dev/null
+wait "$r1" "$r2"
+kill -9 "$w" 2>/dev/null
+echo "$status" >"$o/status"
+for f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
+  [ -r "$f" ] && cat "$f" >>"$o/oom" 2>/dev/null
+done
+cd / && exec tar -cf - tmp/.greenbar/out sandbox

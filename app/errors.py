@@ -1,0 +1,50 @@
+"""Every error greenbar raises on purpose, on one screen.
+
+Docker and Redis exceptions are translated into these at their wrappers (`app.engine`,
+`app.runs`), once. Expected outcomes of a run (timed out, faulty) are values, not exceptions.
+"""
+
+
+class GreenbarError(Exception):
+    """Base of every error greenbar raises on purpose."""
+
+
+class InvalidRequest(GreenbarError):
+    """A client sent something greenbar refuses; names the field and the rule broken."""
+
+    def __init__(self, field: str, rule: str) -> None:
+        super().__init__(f"{field}: {rule}")
+        self.field = field
+        self.rule = rule
+
+
+class InvalidParameter(InvalidRequest):
+    """A query parameter is malformed or out of range."""
+
+
+class ImageNotAllowed(InvalidRequest):
+    """The image is not on the operator's allowlist."""
+
+
+class UnknownRun(GreenbarError):
+    """No run with this id was ever enqueued (or its record has expired)."""
+
+
+class ServiceUnavailable(GreenbarError):
+    """A service greenbar needs (Redis, Docker, a worker) cannot be reached right now."""
+
+
+class EngineUnavailable(ServiceUnavailable):
+    """The node's Docker engine did not answer or failed mid-operation."""
+
+
+class StoreUnavailable(ServiceUnavailable):
+    """Redis did not answer."""
+
+
+class ImageMissing(GreenbarError):
+    """The image is not on this node's Docker engine."""
+
+
+class ConfigError(GreenbarError):
+    """An environment variable holds a value greenbar cannot use."""

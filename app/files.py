@@ -1,0 +1,104 @@
+"""The learner's files going in: validation of names and sizes, and the tar sent on stdin."""
+
+import io
+import tarfile
+from collections.abc import Mapping
+
+from app.config import Settings
+from app.errors import InvalidRequest
+
+SANDBOX_UID = 41966
+SANDBOX_GID = 51966
+NAME_COMPONENT_MAX_BYTES = 255
+
+
+def validate(files: object, settings: Settings) -> dict[str, str]:
+    """Checks the `files` field of a run request.
+
+    Args:
+        files: the decoded JSON value, expected to map relative names to text.
+        settings: the limits on count, total size and depth.
+
+    Returns:
+        The same files as a plain dict.
+
+    Raises:
+        InvalidRequest: naming the field (`files` or `files[NAME]`) and the rule broken.
+    """
+    if not isinstance(files, dict):
+        raise InvalidRequest("files", "must be an object mapping file names to text")
+    if "cyber-dojo.sh" not in files:
+        raise InvalidRequest("files", "must contain cyber-dojo.sh")
+    if len(files) > settings.files_max_count:
+        raise InvalidRequest("files", f"at most {settings.files_max_count} files")
+    total = 0
+    for name, content in files.items():
+        _check_name(name, settings.files_max_depth)
+        if not isinstance(content, str):
+            raise InvalidRequest(f"files[{name}]", "content must be a string")
+        total += len(encoded(content))
+    if total > settings.files_max_kib * 1024:
+        raise InvalidRequest("files", f"at most {settings.files_max_kib} KiB in all")
+    return dict(files)
+
+
+def _check_name(name: str, max_depth: int) -> None:
+    field = f"files[{name}]"
+    if not name or name.startswith("/"):
+        raise InvalidRequest(field, "name must be a non-empty relative path")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(field, "name must be valid UTF-8") from None
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise InvalidRequest(field, "name must not contain NUL or control characters")
+    parts = name.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise InvalidRequest(field, "name must not contain empty, '.' or '..' components")
+    if any(len(part.encode("utf-8")) > NAME_COMPONENT_MAX_BYTES for part in parts):
+        raise InvalidRequest(field, f"each name component at most {NAME_COMPONENT_MAX_BYTES} bytes")
+    if len(parts) > max_depth:
+        raise InvalidRequest(field, f"at most {max_depth} directories deep")
+
+
+def encoded(content: str) -> bytes:
+    """A file's bytes as the sandbox sees them (lone surrogates from JSON become U+FFFD)."""
+    return content.encode("utf-8", "replace")
+
+
+def tar_of(files: Mapping[str, str], mtime: int) -> bytes:
+    """The files as an uncompressed tar, owned by the sandbox user, ready for `tar -x`.
+
+    Directories are listed explicitly so they too belong to the sandbox user.
+
+    Args:
+        files: relative names to text, already validated.
+        mtime: modification time of every entry, seconds since the epoch; the time of the
+            run, so build tools that compare times see edited files as new.
+    """
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for directory in sorted(_directories(files)):
+            tar.addfile(_info(directory, tarfile.DIRTYPE, 0o755, 0, mtime))
+        for name, content in files.items():
+            data = encoded(content)
+            tar.addfile(_info(name, tarfile.REGTYPE, 0o755, len(data), mtime), io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _directories(files: Mapping[str, str]) -> set[str]:
+    return {
+        "/".join(parts[:depth])
+        for parts in (name.split("/") for name in files)
+        for depth in range(1, len(parts))
+    }
+
+
+def _info(name: str, kind: bytes, mode: int, size: int, mtime: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    info.mode = mode
+    info.size = size
+    info.uid, info.gid = SANDBOX_UID, SANDBOX_GID
+    info.mtime = mtime
+    return info

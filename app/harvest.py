@@ -1,0 +1,104 @@
+"""What comes OUT of a run: the tar the entry script writes, parsed in memory as it streams.
+
+Only the first `limit + 1` bytes of any member are kept (enough to know it was cut); the rest
+is hashed and dropped, so memory stays bounded whatever the sandbox holds.
+"""
+
+import hashlib
+import tarfile
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Protocol
+
+OUT_PREFIX = "tmp/.greenbar/out/"
+SANDBOX_PREFIX = "sandbox/"
+BINARY_SNIFF_BYTES = 8000  # as git does: a NUL in the first 8000 bytes means binary
+READ_CHUNK = 65536
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class SandboxFile:
+    """A regular file found in /sandbox after the run."""
+
+    head: bytes  # at most limit + 1 bytes
+    digest: bytes  # sha256 of the whole content
+
+    @property
+    def is_text(self) -> bool:
+        return b"\0" not in self.head[:BINARY_SNIFF_BYTES]
+
+
+@dataclass
+class Harvest:
+    """The parsed OUT tar."""
+
+    out: dict[str, bytes] = field(default_factory=dict)
+    files: dict[str, SandboxFile] = field(default_factory=dict)  # those sent in
+    created: dict[str, SandboxFile] = field(default_factory=dict)  # the first others by name
+    complete: bool = False
+
+
+class Harvester:
+    """Reads OUT tars for runs that sent the same files.
+
+    Args:
+        limit: bytes kept per member beyond which content counts as truncated.
+        sent: the names of the files sent in; each is kept, since each could have changed.
+        created_max: how many files not sent are kept, the first by name.
+    """
+
+    def __init__(self, limit: int, sent: Collection[str], created_max: int) -> None:
+        self._limit = limit
+        self._sent = sent
+        self._created_max = created_max
+
+    def harvest(self, stream: Readable) -> Harvest:
+        """Reads the OUT tar from `stream`.
+
+        Returns:
+            The outputs and files; `complete` is False when the tar ended early or was
+            malformed.
+
+        Raises:
+            Whatever `stream.read` raises (deadline, cap).
+        """
+        result = Harvest()
+        try:
+            with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+                for member in tar:
+                    if member.isreg():
+                        self._take(tar, member, result)
+        except tarfile.TarError:
+            return result
+        result.complete = "status" in result.out
+        return result
+
+    def _take(self, tar: tarfile.TarFile, member: tarfile.TarInfo, result: Harvest) -> None:
+        name = member.name
+        if name.startswith(OUT_PREFIX):
+            result.out[name[len(OUT_PREFIX) :]] = self._read(tar, member).head
+            return
+        if not name.startswith(SANDBOX_PREFIX):
+            return
+        relative, found = name[len(SANDBOX_PREFIX) :], self._read(tar, member)
+        if relative in self._sent:
+            result.files[relative] = found
+        elif found.is_text:
+            result.created[relative] = found
+            if len(result.created) > self._created_max:
+                del result.created[max(result.created)]
+
+    def _read(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> SandboxFile:
+        source = tar.extractfile(member)
+        assert source is not None  # regular members always have content
+        head = bytearray()
+        digest = hashlib.sha256()
+        while chunk := source.read(READ_CHUNK):
+            digest.update(chunk)
+            if len(head) <= self._limit:
+                head += chunk[: self._limit + 1 - len(head)]
+        return SandboxFile(bytes(head), digest.digest())

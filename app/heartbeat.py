@@ -1,0 +1,51 @@
+"""A background thread that keeps a worker's heartbeat fresh."""
+
+import contextlib
+import logging
+import threading
+
+from app.engine import Engine
+from app.errors import ServiceUnavailable
+from app.workers import WorkerRegistry
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    """Beats every `interval` seconds until stopped, saying whether Docker answers.
+
+    Args:
+        registry: where heartbeats go.
+        engine: the node's engine, pinged each beat.
+        worker: the worker's name.
+        node: the node's name.
+        interval: seconds between beats.
+    """
+
+    def __init__(
+        self, registry: WorkerRegistry, engine: Engine, worker: str, node: str, interval: float
+    ) -> None:
+        self._registry = registry
+        self._engine = engine
+        self._worker = worker
+        self._node = node
+        self._interval = interval
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="greenbar-heartbeat", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=self._interval)
+        with contextlib.suppress(ServiceUnavailable):  # else the key expires by itself
+            self._registry.forget(self._worker)
+
+    def _loop(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                self._registry.beat(self._worker, self._node, self._engine.ping())
+            except ServiceUnavailable as error:
+                log.warning("heartbeat failed: %s", error)
+            self._stopped.wait(self._interval)

@@ -1,0 +1,213 @@
+"""The runner: one fresh hardened container per run, files in on stdin, a tar out on stdout."""
+
+import hashlib
+import re
+import socket
+import time
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import TypedDict
+
+from app import sandbox
+from app.config import Settings
+from app.engine import Engine
+from app.errors import ImageMissing
+from app.files import encoded, tar_of
+from app.harvest import Harvest, Harvester, SandboxFile
+from app.stream import CapExceeded, DeadlinePassed, OutputStream
+from app.text import Text, cleaned
+
+# The entry script kills cyber-dojo.sh at max_seconds and then needs a moment to write its
+# tar; the host waits this much longer before it kills the container itself.
+HOST_GRACE_SECONDS = 1.0
+KILLED_STATUS = 137  # 128 + SIGKILL, what a shell reports for a killed command
+OOM_KILLS = re.compile(rb"^oom_kill (\d+)$", re.MULTILINE)
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    TIMED_OUT = "timed_out"
+    FAULTY = "faulty"
+
+
+class RunResult(TypedDict):
+    outcome: str
+    stdout: Text
+    stderr: Text
+    status: int
+    created: dict[str, Text]
+    changed: dict[str, Text]
+    log: str
+    duration_ms: int
+    image: str
+    digest: str
+    node: str
+
+
+class Runner:
+    """Runs a learner's files in a hardened container on one node.
+
+    Args:
+        engine: the node's Docker engine.
+        settings: limits and container settings.
+        clock: monotonic seconds, for deadlines and durations.
+        now: wall-clock seconds since the epoch, for file times.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._clock = clock
+        self._now = now
+
+    def run(self, image: str, files: Mapping[str, str], max_seconds: int, run_id: str) -> RunResult:
+        """Runs `files`' cyber-dojo.sh in a new container of `image`.
+
+        Args:
+            image: an image name on this node.
+            files: validated relative names to text (see `app.files.validate`).
+            max_seconds: wall-clock limit from the container's start.
+            run_id: names the container; one run id never gets two containers.
+
+        Returns:
+            The result; expected failures (timeout, a missing image) are outcomes, not raises.
+
+        Raises:
+            EngineUnavailable: the Docker engine failed.
+        """
+        started = self._clock()
+        report = _Report(self._settings, image, started, self._clock)
+        try:
+            report.digest = self._engine.image_id(image)
+        except ImageMissing:
+            return report.faulty(f"image {image} is not on node {self._settings.node}")
+        name = sandbox.container_name(run_id)
+        self._engine.create(sandbox.spec(self._settings, report.digest, run_id, max_seconds))
+        try:
+            return self._feed_and_read(name, files, max_seconds, report)
+        finally:
+            self._engine.remove(name)
+
+    def _feed_and_read(
+        self, name: str, files: Mapping[str, str], max_seconds: int, report: "_Report"
+    ) -> RunResult:
+        sock = self._engine.attach(name)
+        try:
+            self._engine.start(name)
+            deadline = self._clock() + max_seconds + HOST_GRACE_SECONDS
+            stream = OutputStream(
+                sock, deadline, self._settings.read_cap_mib * 1024 * 1024, self._clock
+            )
+            harvester = Harvester(self._limit, files.keys(), self._settings.created_files_max)
+            self._send(sock, tar_of(files, int(self._now())), deadline)
+            harvest = harvester.harvest(stream)
+        except DeadlinePassed:
+            return report.host_timeout(max_seconds)
+        except CapExceeded:
+            return report.faulty(f"more than {self._settings.read_cap_mib} MiB came back")
+        finally:
+            sock.close()  # before any kill: a kill while output is unread can hang for 20 s
+        if not harvest.complete:
+            return report.faulty(self._unfinished(name, stream))
+        return report.finished(harvest, files, max_seconds)
+
+    @property
+    def _limit(self) -> int:
+        return self._settings.output_limit_kib * 1024
+
+    def _send(self, sock: socket.socket, payload: bytes, deadline: float) -> None:
+        sock.settimeout(max(deadline - self._clock(), 0.001))
+        try:
+            sock.sendall(payload)
+            sock.shutdown(socket.SHUT_WR)
+        except TimeoutError:
+            raise DeadlinePassed() from None
+        except OSError:
+            pass  # the container went away early; reading tells what happened
+
+    def _unfinished(self, name: str, stream: OutputStream) -> str:
+        said = stream.diagnostics.decode("utf-8", "replace").strip()
+        code = self._engine.exit_code(name)
+        return f"the sandbox ended without a result (exit code {code}) {said}".strip()
+
+
+class _Report:
+    """Builds the RunResult for one run."""
+
+    def __init__(
+        self, settings: Settings, image: str, started: float, clock: Callable[[], float]
+    ) -> None:
+        self._settings = settings
+        self._image = image
+        self._started = started
+        self._clock = clock
+        self.digest = ""
+
+    def _result(self, outcome: Outcome, status: int, log: list[str], **parts: object) -> RunResult:
+        empty = Text(content="", truncated=False)
+        result = RunResult(
+            outcome=outcome.value,
+            stdout=empty,
+            stderr=empty,
+            status=status,
+            created={},
+            changed={},
+            log="\n".join(log),
+            duration_ms=round((self._clock() - self._started) * 1000),
+            image=self._image,
+            digest=self.digest,
+            node=self._settings.node,
+        )
+        result.update(parts)  # type: ignore[typeddict-item]
+        return result
+
+    def faulty(self, why: str) -> RunResult:
+        return self._result(Outcome.FAULTY, -1, [why])
+
+    def host_timeout(self, max_seconds: int) -> RunResult:
+        why = f"timed out: no result within {max_seconds} s; the container was killed, output lost"
+        return self._result(Outcome.TIMED_OUT, KILLED_STATUS, [why])
+
+    def finished(self, harvest: Harvest, sent: Mapping[str, str], max_seconds: int) -> RunResult:
+        limit = self._settings.output_limit_kib * 1024
+        log, outcome = [], Outcome.COMPLETED
+        if "timed_out" in harvest.out:
+            outcome = Outcome.TIMED_OUT
+            log.append(f"timed out: cyber-dojo.sh was killed after {max_seconds} s")
+        if any(int(n) > 0 for n in OOM_KILLS.findall(harvest.out.get("oom", b""))):
+            log.append(
+                f"out of memory: a process was killed for using more than "
+                f"{self._settings.memory_mib} MiB"
+            )
+        return self._result(
+            outcome,
+            _status(harvest.out["status"]),
+            log,
+            stdout=cleaned(harvest.out.get("stdout", b""), limit),
+            stderr=cleaned(harvest.out.get("stderr", b""), limit),
+            created={n: cleaned(f.head, limit) for n, f in sorted(harvest.created.items())},
+            changed=_changed(harvest.files, sent, limit),
+        )
+
+
+def _changed(
+    found: Mapping[str, SandboxFile], sent: Mapping[str, str], limit: int
+) -> dict[str, Text]:
+    return {
+        name: cleaned(file.head, limit)
+        for name, file in sorted(found.items())
+        if file.is_text and file.digest != hashlib.sha256(encoded(sent[name])).digest()
+    }
+
+
+def _status(raw: bytes) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        return -1

@@ -1,0 +1,124 @@
+"""greenbar's own record of every run, in Redis: Celery reports PENDING for ids it never saw,
+so only this record can tell "queued" from "unknown".
+
+Keys (each with the result TTL):
+    greenbar:run:<id>          hash: state, image, node, times, result or error
+    greenbar:run:<id>:request  the files and settings, until a worker takes them
+    greenbar:run:<id>:done     a one-element list, pushed when the run ends; waiters block on it
+"""
+
+import json
+import time
+from collections.abc import Callable
+from enum import StrEnum
+from typing import Any
+
+import redis
+
+from app.errors import UnknownRun
+from app.store import translated
+
+
+class State(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    ERROR = "error"
+
+
+FINAL = (State.DONE, State.ERROR)
+Fields = dict[str | bytes, bytes | float | int | str]
+
+
+class RunStore:
+    """Run records in Redis.
+
+    Args:
+        client: a Redis connection (decode_responses=False).
+        ttl: seconds a record lives after its last change.
+        now: wall-clock seconds since the epoch.
+    """
+
+    def __init__(self, client: redis.Redis, ttl: int, now: Callable[[], float] = time.time) -> None:
+        self._redis = client
+        self._ttl = ttl
+        self._now = now
+
+    @staticmethod
+    def _key(run_id: str, part: str = "") -> str:
+        return f"greenbar:run:{run_id}{part}"
+
+    def enqueue(self, run_id: str, request: dict[str, Any]) -> None:
+        """Records a new run as queued, with the request a worker will need."""
+        fields: Fields = {
+            "state": State.QUEUED,
+            "image": request["image"],
+            "queued_at": self._now(),
+        }
+        with translated(), self._redis.pipeline() as pipe:
+            pipe.hset(self._key(run_id), mapping=fields)
+            pipe.expire(self._key(run_id), self._ttl)
+            pipe.set(self._key(run_id, ":request"), json.dumps(request), ex=self._ttl)
+            pipe.execute()
+
+    def request(self, run_id: str) -> dict[str, Any] | None:
+        """The request of a run, or None once it has been finished or has expired."""
+        with translated():
+            raw = self._redis.get(self._key(run_id, ":request"))
+        return None if raw is None else json.loads(raw)
+
+    def start(self, run_id: str, node: str) -> None:
+        fields: Fields = {"state": State.RUNNING, "node": node, "started_at": self._now()}
+        with translated():
+            self._redis.hset(self._key(run_id), mapping=fields)
+
+    def finish(self, run_id: str, result: dict[str, Any]) -> None:
+        self._end(run_id, State.DONE, {"result": json.dumps(result)})
+
+    def fail(self, run_id: str, reason: str) -> None:
+        self._end(run_id, State.ERROR, {"error": reason})
+
+    def _end(self, run_id: str, state: State, extra: Fields) -> None:
+        fields: Fields = {**extra, "state": state.value, "finished_at": self._now()}
+        with translated(), self._redis.pipeline() as pipe:
+            pipe.hset(self._key(run_id), mapping=fields)
+            pipe.expire(self._key(run_id), self._ttl)
+            pipe.delete(self._key(run_id, ":request"))
+            pipe.delete(self._key(run_id, ":done"))
+            pipe.rpush(self._key(run_id, ":done"), state.value)
+            pipe.expire(self._key(run_id, ":done"), self._ttl)
+            pipe.execute()
+
+    def get(self, run_id: str) -> dict[str, Any]:
+        """The run as clients see it: id, state, and result or error once final.
+
+        Raises:
+            UnknownRun: no such run was enqueued, or its record expired.
+        """
+        with translated():
+            raw = self._redis.hgetall(self._key(run_id))
+        if not raw:
+            raise UnknownRun(run_id)
+        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        view: dict[str, Any] = {"id": run_id, "state": fields["state"], "image": fields["image"]}
+        if "node" in fields:
+            view["node"] = fields["node"]
+        if "result" in fields:
+            view["result"] = json.loads(fields["result"])
+        if "error" in fields:
+            view["error"] = fields["error"]
+        return view
+
+    def wait(self, run_id: str, seconds: float) -> dict[str, Any]:
+        """The run once it is final, or as it stands after `seconds`.
+
+        Several clients may wait on one run: each takes the done marker and puts it back
+        (BLMOVE from a list to itself), which wakes the next.
+        """
+        view = self.get(run_id)
+        if view["state"] in FINAL or seconds <= 0:
+            return view
+        with translated():
+            key = self._key(run_id, ":done")
+            self._redis.blmove(key, key, seconds, "LEFT", "RIGHT")
+        return self.get(run_id)

@@ -1,0 +1,44 @@
+"""Which workers are alive: each writes a heartbeat key with a TTL; a silent one disappears."""
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from app.store import translated
+
+PREFIX = "greenbar:worker:"
+
+
+class WorkerRegistry:
+    """Heartbeats in Redis.
+
+    Args:
+        client: a Redis connection.
+        ttl: seconds a heartbeat counts for; beat at least twice as often.
+        now: wall-clock seconds since the epoch.
+    """
+
+    def __init__(self, client: redis.Redis, ttl: int, now: Callable[[], float] = time.time) -> None:
+        self._redis = client
+        self._ttl = ttl
+        self._now = now
+
+    def beat(self, worker: str, node: str, docker_ok: bool) -> None:
+        """Says `worker` on `node` is alive and whether its Docker engine answers."""
+        info = {"worker": worker, "node": node, "docker": docker_ok, "at": self._now()}
+        with translated():
+            self._redis.set(PREFIX + worker, json.dumps(info), ex=self._ttl)
+
+    def forget(self, worker: str) -> None:
+        with translated():
+            self._redis.delete(PREFIX + worker)
+
+    def live(self) -> list[dict[str, Any]]:
+        """Every worker whose heartbeat has not expired, by name."""
+        with translated():
+            keys = sorted(self._redis.scan_iter(match=PREFIX + "*", count=1000))
+            values = self._redis.mget(keys) if keys else []
+        return [json.loads(v) for v in values if v is not None]

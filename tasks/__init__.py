@@ -1,0 +1,1 @@
+"""greenbar's Celery side: the app factory, queues and routes, and thin task adapters."""

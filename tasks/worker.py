@@ -1,0 +1,40 @@
+"""Entry point for `celery -A tasks.worker worker|beat|flower`.
+
+On start the worker reaps containers a dead worker left behind and starts its heartbeat.
+"""
+
+import logging
+import os
+
+from celery.signals import worker_ready, worker_shutdown
+
+from app.config import Settings
+from app.context import HEARTBEAT_SECONDS
+from app.heartbeat import Heartbeat
+from tasks.celery_app import create_celery
+from tasks.node import node_context
+
+log = logging.getLogger(__name__)
+
+celery = create_celery(Settings.from_env(os.environ))
+_heartbeats: list[Heartbeat] = []
+
+
+@worker_ready.connect
+def _on_ready(sender: object, **_: object) -> None:
+    context = node_context()
+    reaped = context.reaper.reap()
+    if reaped:
+        log.warning("reaped %d containers left by a dead worker: %s", len(reaped), reaped)
+    name = str(getattr(sender, "hostname", context.settings.node))
+    heartbeat = Heartbeat(
+        context.registry, context.engine, name, context.settings.node, HEARTBEAT_SECONDS
+    )
+    heartbeat.start()
+    _heartbeats.append(heartbeat)
+
+
+@worker_shutdown.connect
+def _on_shutdown(**_: object) -> None:
+    for heartbeat in _heartbeats:
+        heartbeat.stop()

@@ -1,0 +1,76 @@
+"""greenbar's REST API: the Flask app factory, its composition root."""
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from flask import Flask
+
+from app.allowlist import Allowlist
+from app.config import Settings
+from app.runs import RunStore
+from app.store import connect
+from app.workers import WorkerRegistry
+from web import errors, health, runs
+from web.services import Services
+
+HEARTBEAT_TTL_SECONDS = 15
+
+
+def create_app(
+    settings: Settings | None = None, enqueue: Callable[[str], None] | None = None
+) -> Flask:
+    """The API for `settings` (default: from the environment).
+
+    Args:
+        settings: the deployment's configuration.
+        enqueue: sends a run id to the workers; default: the Celery task `greenbar.run`.
+    """
+    settings = settings or Settings.from_env(os.environ)
+    client = connect(settings.redis_url)
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.request_max_kib * 1024
+    app.extensions["greenbar"] = Services(
+        settings=settings,
+        store=RunStore(client, settings.result_ttl_seconds, time.time),
+        registry=WorkerRegistry(client, HEARTBEAT_TTL_SECONDS, time.time),
+        allowlist=Allowlist(settings.images),
+        enqueue=enqueue or _celery_enqueue(settings),
+        redis=client,
+        sha=_sha(),
+    )
+    app.register_blueprint(runs.blueprint)
+    app.register_blueprint(health.blueprint)
+    errors.register(app)
+    return app
+
+
+def _celery_enqueue(settings: Settings) -> Callable[[str], None]:
+    from tasks.celery_app import create_celery
+    from tasks.queues import RUN_QUEUE, RUN_TASK
+
+    celery = create_celery(settings)
+
+    def enqueue(run_id: str) -> None:
+        celery.send_task(RUN_TASK, args=[run_id], queue=RUN_QUEUE, task_id=run_id)
+
+    return enqueue
+
+
+def _sha() -> str:
+    if sha := os.environ.get("GREENBAR_SHA"):
+        return sha
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=Path(__file__).parent,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+        return done.stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

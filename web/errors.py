@@ -1,0 +1,50 @@
+"""Domain errors to HTTP: 4xx name the field and the rule; only a bug is a 500."""
+
+import logging
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from app.errors import InvalidParameter, InvalidRequest, ServiceUnavailable, UnknownRun
+
+log = logging.getLogger(__name__)
+
+
+def register(app: Flask) -> None:
+    app.register_error_handler(InvalidRequest, _invalid)
+    app.register_error_handler(UnknownRun, _unknown)
+    app.register_error_handler(ServiceUnavailable, _unavailable)
+    app.register_error_handler(HTTPException, _http)
+    app.register_error_handler(Exception, _bug)
+
+
+def _body(status: int, message: str, **extra: str) -> tuple[Response, int]:
+    return jsonify({"error": {"status": status, "message": message, **extra}}), status
+
+
+def _invalid(error: InvalidRequest) -> tuple[Response, int]:
+    status = 400 if isinstance(error, InvalidParameter) else 422
+    return _body(status, str(error), field=error.field, rule=error.rule)
+
+
+def _unknown(error: UnknownRun) -> tuple[Response, int]:
+    return _body(404, f"no run with id {error}")
+
+
+def _unavailable(error: ServiceUnavailable) -> tuple[Response, int]:
+    return _body(503, str(error))
+
+
+def _http(error: HTTPException) -> tuple[Response, int]:
+    status = error.code or 500
+    messages = {
+        400: "the body is not valid JSON",
+        413: "the body is larger than the limit",
+        415: "Content-Type must be application/json",
+    }
+    return _body(status, messages.get(status, error.description or error.name))
+
+
+def _bug(error: Exception) -> tuple[Response, int]:
+    log.exception("unhandled error in %s %s", request.method, request.path)
+    return _body(500, "internal error; it has been logged")

@@ -1,0 +1,39 @@
+"""GET /alive, /ready and /sha."""
+
+from flask import Blueprint, Response, jsonify
+
+from app.errors import StoreUnavailable
+from app.store import translated
+from web.services import services
+
+blueprint = Blueprint("health", __name__)
+
+
+@blueprint.get("/alive")
+def alive() -> Response:
+    return jsonify({"alive": True})
+
+
+@blueprint.get("/ready")
+def ready() -> tuple[Response, int]:
+    """Ready when Redis answers and a live worker says its Docker engine answers."""
+    s = services()
+    missing = []
+    workers: list[dict[str, object]] = []
+    try:
+        with translated():
+            s.redis.ping()
+        workers = s.registry.live()
+    except StoreUnavailable:
+        missing.append("redis")
+    if "redis" not in missing and not workers:
+        missing.append("worker")
+    if workers and not any(w.get("docker") for w in workers):
+        missing.append("docker")
+    body = {"ready": not missing, "missing": missing, "workers": workers}
+    return jsonify(body), 503 if missing else 200
+
+
+@blueprint.get("/sha")
+def sha() -> Response:
+    return jsonify({"sha": services().sha})
