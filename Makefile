@@ -1,0 +1,20 @@
+# Targets people and CI both call.
+.PHONY: up stop test lint images bench
+
+up:
+	bash scripts/stack.sh up
+
+stop:
+	bash scripts/stack.sh stop
+
+test:
+	bash scripts/test.sh
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy
+
+images:
+	.venv/bin/python images/build.py
+
+bench:
+	.venv/bin/python bench/run_latency.py

@@ -1,0 +1,107 @@
+"""End-to-end latency of a trivial run (POST /runs?wait) against a raw hardened `docker run`.
+
+Both sides run the same program in the same image with the same container settings, in the
+same process run, interleaved, so machine noise hits both alike.
+
+Usage: .venv/bin/python bench/run_latency.py [--runs N] [--image IMAGE]
+Prints one JSON object: p50/p90 of each side in milliseconds and greenbar/raw ratios.
+"""
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from app.config import Settings
+from bench.stack import private_stack
+
+PROGRAM = "echo hello"
+
+
+def raw_command(settings: Settings, image: str) -> list[str]:
+    """The `docker run` of PROGRAM with greenbar's own container settings."""
+    mib = 1024 * 1024
+    uid, _, gid = settings.user.partition(":")
+    tmpfs = "exec,nosuid,nodev,size={}m,nr_inodes={},uid=" + uid + ",gid=" + gid
+    return [
+        *("docker", "run", "--rm", "-i", "--network", settings.network, "--read-only"),
+        *("--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--init"),
+        *("--user", settings.user, "--pids-limit", str(settings.pids_limit)),
+        *("--memory", f"{settings.memory_mib}m", "--memory-swap", f"{settings.memory_mib}m"),
+        *("--cpus", str(settings.cpus), "--log-driver", "none"),
+        *("--ulimit", "core=0", "--ulimit", f"fsize={settings.ulimit_fsize_mib * mib}"),
+        *("--ulimit", f"nofile={settings.ulimit_nofile}"),
+        *("--ulimit", f"stack={settings.ulimit_stack_mib * mib}"),
+        *(
+            "--tmpfs",
+            "/sandbox:" + tmpfs.format(settings.sandbox_tmpfs_mib, settings.sandbox_inodes),
+        ),
+        *("--tmpfs", "/tmp:" + tmpfs.format(settings.tmp_tmpfs_mib, settings.tmp_inodes)),
+        *("--label", "greenbar.bench=raw", "-w", "/sandbox", image, "sh", "-c", PROGRAM),
+    ]
+
+
+def time_raw(command: list[str]) -> float:
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, check=True, stdin=subprocess.DEVNULL)
+    assert done.stdout == b"hello\n", done
+    return time.perf_counter() - started
+
+
+def time_greenbar(url: str, image: str) -> float:
+    body = json.dumps({"image": image, "files": {"cyber-dojo.sh": PROGRAM}}).encode()
+    request = urllib.request.Request(
+        f"{url}/runs?wait=25", data=body, headers={"Content-Type": "application/json"}
+    )
+    started = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=30) as response:
+        view = json.load(response)
+    elapsed = time.perf_counter() - started
+    assert view["result"]["stdout"]["content"] == "hello\n", view
+    return elapsed
+
+
+def summary(samples: list[float]) -> dict[str, float]:
+    ms = sorted(s * 1000 for s in samples)
+    deciles = statistics.quantiles(ms, n=10)
+    return {"p50_ms": round(statistics.median(ms), 1), "p90_ms": round(deciles[8], 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--image", default="greenbar/busybox-sh")
+    args = parser.parse_args()
+    settings = Settings.from_env({})
+    command = raw_command(settings, args.image)
+    raw, greenbar = [], []
+    with private_stack() as url:
+        time_raw(command), time_greenbar(url, args.image)  # warm both paths once
+        for _ in range(args.runs):
+            raw.append(time_raw(command))
+            greenbar.append(time_greenbar(url, args.image))
+    mine, base = summary(greenbar), summary(raw)
+    print(
+        json.dumps(
+            {
+                "benchmark": "run_latency",
+                "image": args.image,
+                "runs": args.runs,
+                "greenbar_post_runs_wait": mine,
+                "raw_docker_run": base,
+                "ratio_p50": round(mine["p50_ms"] / base["p50_ms"], 3),
+                "ratio_p90": round(mine["p90_ms"] / base["p90_ms"], 3),
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""A private greenbar stack for one benchmark run: Redis, a worker and gunicorn, as subprocesses."""
+
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def private_stack(concurrency: int = 2) -> Iterator[str]:
+    """Starts Redis, a Celery worker and the web API; yields the API's base URL."""
+    redis_port, web_port = free_port(), free_port()
+    env = {
+        **os.environ,
+        "GREENBAR_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "GREENBAR_NODE": "bench-node",
+        "GREENBAR_WORKER_CONCURRENCY": str(concurrency),
+    }
+    logs = Path(tempfile.mkdtemp(prefix="greenbar-bench-"))
+    commands = {
+        "redis": ["redis-server", "--port", str(redis_port), "--save", "", "--appendonly", "no"],
+        "worker": [str(VENV_BIN / "celery"), "-A", "tasks.worker", "worker", "-l", "warning"],
+        "web": [
+            str(VENV_BIN / "gunicorn"),
+            *("--workers", "2", "--threads", "8", "--bind", f"127.0.0.1:{web_port}"),
+            "web:create_app()",
+        ],
+    }
+    processes = []
+    try:
+        for name, command in commands.items():
+            log = open(logs / f"{name}.log", "wb")  # noqa: SIM115 — lives as long as the process
+            processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log))
+        url = f"http://127.0.0.1:{web_port}"
+        _wait_ready(url, logs)
+        yield url
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            process.wait(30)
+
+
+def _wait_ready(url: str, logs: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"the private stack did not become ready; logs in {logs}")

@@ -1,0 +1,5 @@
+# The life, the universe and everything.
+answer()
+{
+  echo $((6 * 9))
+}

@@ -1,0 +1,77 @@
+# Shared by scripts/stack.sh and scripts/test.sh: install and start what greenbar needs on a
+# Debian machine, as root, doing nothing that is already done. Source it; do not run it.
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+RUN_DIR=$ROOT/.run
+VENV=$ROOT/.venv
+mkdir -p "$RUN_DIR"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Debian packages, each installed only when the command it brings is missing.
+ensure_packages() {
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  [ -x /bin/busybox ] || missing+=(busybox-static)
+  command -v git >/dev/null || missing+=(git)
+  command -v curl >/dev/null || missing+=(curl)
+  command -v python3 >/dev/null || missing+=(python3)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
+  [ ${#missing[@]} -eq 0 ] && return
+  [ "$(id -u)" = 0 ] || die "installing ${missing[*]} needs root"
+  say "installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# The virtualenv, reinstalled when pyproject.toml changes.
+ensure_venv() {
+  local stamp=$VENV/.pyproject.sha
+  local want
+  want=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
+  [ -x "$VENV/bin/python" ] || { say "creating $VENV"; python3 -m venv "$VENV"; }
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    say "installing greenbar and its dependencies into $VENV"
+    "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT[dev]" || die "pip install failed"
+    echo "$want" >"$stamp"
+  fi
+}
+
+# A Docker engine answering on DOCKER_HOST (default /var/run/docker.sock); started if not.
+ensure_dockerd() {
+  if docker_answers; then return; fi
+  [ -z "${DOCKER_HOST:-}" ] || die "DOCKER_HOST=$DOCKER_HOST does not answer"
+  say "starting dockerd (log: $RUN_DIR/dockerd.log)"
+  setsid dockerd >"$RUN_DIR/dockerd.log" 2>&1 </dev/null &
+  for _ in $(seq 1 120); do docker_answers && return; sleep 0.5; done
+  tail -20 "$RUN_DIR/dockerd.log" >&2
+  die "dockerd did not start within 60 s"
+}
+
+docker_answers() {
+  "$VENV/bin/python" - <<'PY' 2>/dev/null
+import docker
+docker.from_env(timeout=3).ping()
+PY
+}
+
+# A Redis server on PORT, with an append-only file under .run/ so queued runs survive a restart.
+ensure_redis() {
+  local port=$1
+  if redis-cli -p "$port" ping >/dev/null 2>&1; then return; fi
+  say "starting redis-server on 127.0.0.1:$port"
+  mkdir -p "$RUN_DIR/redis"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$RUN_DIR/redis" \
+    --appendonly yes --appendfsync everysec --save "" --maxmemory-policy noeviction \
+    --daemonize yes --logfile "$RUN_DIR/redis.log" --pidfile "$RUN_DIR/redis.pid"
+  for _ in $(seq 1 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && return; sleep 0.1; done
+  die "redis-server did not start"
+}
+
+build_images() {
+  say "building the bundled images (cached by content hash)"
+  "$VENV/bin/python" "$ROOT/images/build.py" || die "image build failed"
+}

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Runs greenbar's checks and test suite on a Debian machine, as root: installs what is missing,
+# starts dockerd when it is not running and builds the bundled images; the tests start their
+# own private Redis and Celery worker.   Usage: scripts/test.sh [pytest arguments]
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+
+ensure_packages
+ensure_venv
+ensure_dockerd
+build_images
+
+say "lint: ruff and mypy"
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
+"$VENV/bin/mypy"
+
+say "tests"
+# pytest exits 5 when it collected no test: that is a failure here too.
+exec "$VENV/bin/pytest" "$@"

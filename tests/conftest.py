@@ -1,0 +1,140 @@
+"""The real parts every integration test uses: a private Redis, the node's Docker engine, the
+bundled images, a real Celery worker process and the Flask app.
+
+A part that cannot be found fails the suite; nothing is skipped for want of a service.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+import redis
+
+from app.config import Settings
+from app.workers import WorkerRegistry
+from tests.helpers import free_port, wait_until
+from web import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+NODE = "test-node"
+WORKER_READY_SECONDS = 60
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed: run scripts/test.sh, which installs it")
+    port = free_port()
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+
+    def answers() -> bool:
+        try:
+            return bool(client.ping())
+        except redis.ConnectionError:
+            return False
+
+    wait_until(answers, 10, "redis-server")
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> Iterator[docker.DockerClient]:
+    try:
+        client = docker.from_env(timeout=60)
+        client.ping()
+    except docker.errors.DockerException as error:
+        pytest.fail(f"no Docker engine: {error}; run scripts/test.sh, which starts dockerd")
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def images(docker_client: docker.DockerClient) -> None:
+    """Builds the bundled images when missing or stale (cached by content hash)."""
+    done = subprocess.run([sys.executable, str(ROOT / "images" / "build.py")], check=False)
+    if done.returncode != 0:
+        pytest.fail("images/build.py failed")
+
+
+@pytest.fixture(scope="session")
+def settings(redis_url: str) -> Settings:
+    return Settings.from_env({}, redis_url=redis_url, node=NODE)
+
+
+@pytest.fixture(scope="session")
+def worker_log(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("worker") / "worker.log"
+
+
+@pytest.fixture(scope="session")
+def worker(
+    settings: Settings, images: None, docker_client: docker.DockerClient, worker_log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process (prefork, two children) for the whole session."""
+    name = f"test-{os.getpid()}@{NODE}"
+    env = {
+        **os.environ,
+        "GREENBAR_REDIS_URL": settings.redis_url,
+        "GREENBAR_NODE": NODE,
+        "GREENBAR_WORKER_CONCURRENCY": "2",
+    }
+    command = [sys.executable, "-m", "celery", "-A", "tasks.worker", "worker", "-n", name]
+    with open(worker_log, "wb") as log:
+        process = subprocess.Popen(
+            [*command, "-l", "info", "--without-mingle", "--without-gossip"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        registry = WorkerRegistry(redis.Redis.from_url(settings.redis_url), 15)
+        wait_until(
+            lambda: any(w["worker"] == name for w in registry.live()) or process.poll() is not None,
+            WORKER_READY_SECONDS,
+            "the Celery worker's heartbeat",
+        )
+        if process.poll() is not None:
+            pytest.fail(f"the worker exited with {process.returncode}: see {worker_log}")
+        yield process
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@pytest.fixture(scope="session")
+def api(settings: Settings, worker: Any) -> Any:
+    """A Flask test client of the real app, enqueueing through real Celery into real Redis."""
+    return create_app(settings).test_client()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_labelled_is_left() -> Iterator[None]:
+    """At the end of the suite, no container or volume labelled greenbar may remain."""
+    yield
+    client = docker.from_env()
+    time.sleep(0.5)  # removals issued by the worker's last runs are asynchronous at the engine
+    containers = [c.name for c in client.containers.list(all=True) if _greenbar(c.labels)]
+    volumes = [v.name for v in client.volumes.list() if _greenbar(v.attrs.get("Labels") or {})]
+    assert not containers and not volumes, f"left behind: {containers} {volumes}"
+
+
+def _greenbar(labels: dict[str, str]) -> bool:
+    return any(key.startswith("greenbar.") for key in labels)

@@ -1,0 +1,32 @@
+"""Small helpers the tests share."""
+
+import socket
+import time
+from typing import Any
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until(predicate: Any, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"gave up after {seconds} s waiting for {what}")
+
+
+def run(api: Any, files: dict[str, str], image: str = "greenbar/busybox-sh", **fields: Any) -> Any:
+    """POSTs a run and waits for it; returns the finished run's view."""
+    body = {"image": image, "files": files, **fields}
+    response = api.post("/runs?wait=25", json=body)
+    assert response.status_code == 200, response.get_json()
+    view = response.get_json()
+    assert view["state"] == "done", view
+    return view["result"]
