@@ -33,6 +33,10 @@ class Settings:
     request_max_kib: int = 12288
     wait_max_seconds: int = 25
     result_ttl_seconds: int = 86400
+    # Traffic lights.
+    rag_lambda_seconds: float = 1.0
+    rag_cache_ttl_seconds: int = 604800
+    rag_missing_ttl_seconds: int = 60
     # Container settings.
     network: str = "none"
     read_only: bool = True

@@ -7,11 +7,14 @@ import redis
 
 from app.config import Settings
 from app.engine import Engine
-from app.execution import RunExecutor
+from app.execution import ColourExecutor, RunExecutor
+from app.rag_cache import RagCache
+from app.rag_sandbox import SandboxedLambda
 from app.reaper import Reaper
 from app.runner import Runner
 from app.runs import RunStore
 from app.store import connect
+from app.traffic_light import TrafficLight
 from app.workers import WorkerRegistry
 
 HEARTBEAT_SECONDS = 5
@@ -24,9 +27,11 @@ class NodeContext:
     settings: Settings
     engine: Engine
     redis: redis.Redis
-    store: RunStore
     runner: Runner
-    executor: RunExecutor
+    rag_cache: RagCache
+    light: TrafficLight
+    runs: RunExecutor
+    colours: ColourExecutor
     registry: WorkerRegistry
     reaper: Reaper
 
@@ -34,15 +39,30 @@ class NodeContext:
     def create(cls, settings: Settings) -> "NodeContext":
         engine = Engine.from_env()
         client = connect(settings.redis_url)
-        store = RunStore(client, settings.result_ttl_seconds, time.time)
         runner = Runner(engine, settings, time.monotonic, time.time)
+        cache = RagCache(
+            client,
+            engine,
+            settings.rag_cache_ttl_seconds,
+            settings.rag_missing_ttl_seconds,
+            time.monotonic,
+        )
+        limit = settings.rag_lambda_seconds
+        light = TrafficLight(cache, SandboxedLambda(runner, limit), limit)
+        node, ttl = settings.node, settings.result_ttl_seconds
         return cls(
             settings=settings,
             engine=engine,
             redis=client,
-            store=store,
             runner=runner,
-            executor=RunExecutor(store, runner, settings.node),
+            rag_cache=cache,
+            light=light,
+            runs=RunExecutor(
+                RunStore(client, ttl, time.time, "run"), node, runner, light, time.monotonic
+            ),
+            colours=ColourExecutor(
+                RunStore(client, ttl, time.time, "colour"), node, engine, light, time.monotonic
+            ),
             registry=WorkerRegistry(client, 3 * HEARTBEAT_SECONDS, time.time),
             reaper=Reaper(engine, settings.longest_run_seconds, time.time),
         )

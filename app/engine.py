@@ -4,7 +4,9 @@ Only the calls greenbar needs, over docker-py's low-level `APIClient`. Never the
 (`docker cp`) on a container running untrusted code: files travel on stdin and stdout.
 """
 
+import io
 import socket
+import tarfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +26,17 @@ class LabelledContainer:
     name: str
     created: float  # seconds since the epoch
     labels: dict[str, str]
+
+
+def _only_member(api: docker.APIClient, container: str, path: str) -> bytes | None:
+    try:
+        chunks, _ = api.get_archive(container, path)
+    except docker.errors.NotFound:
+        return None
+    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
+        member = tar.next()
+        source = tar.extractfile(member) if member is not None and member.isreg() else None
+        return source.read() if source is not None else None
 
 
 @contextmanager
@@ -102,6 +115,19 @@ class Engine:
             except docker.errors.APIError as error:
                 if error.status_code != 409:  # removal already in progress elsewhere
                     raise
+
+    def read_file(self, image_id: str, path: str, labels: dict[str, str]) -> bytes | None:
+        """The bytes of one file in an image, or None if the image has no such regular file.
+
+        The container is created, never started, so no code of the image runs; the archive
+        API is safe on it. It is removed before returning.
+        """
+        with _translated(f"read {path} from image {image_id}"):
+            container = self.api.create_container(image_id, command=["true"], labels=labels)["Id"]
+            try:
+                return _only_member(self.api, container, path)
+            finally:
+                self.remove(container)
 
     def labelled(self, label: str) -> list[LabelledContainer]:
         """Every container, running or not, carrying `label` (`key` or `key=value`)."""

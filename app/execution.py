@@ -1,45 +1,122 @@
-"""Carrying out a recorded run on this node: the worker's side of a run's life."""
+"""Carrying out recorded jobs on this node: the worker's side of a run's or a colour's life."""
 
+import time
+from collections.abc import Callable
 from typing import Any
 
-from app.errors import EngineUnavailable
-from app.runner import Runner
+from app.engine import Engine
+from app.errors import EngineUnavailable, ImageMissing
+from app.runner import Outcome, Runner
 from app.runs import RunStore
+from app.traffic_light import TrafficLight
 
 
-class RunExecutor:
-    """Takes a queued run from the store, runs it, and records how it ended.
+class _Executor:
+    """Takes a queued job from its store, does it, and records how it ended, never leaving it
+    `running`.
 
     Args:
-        store: the run records.
-        runner: this node's runner.
-        node: this node's name, recorded on the run.
+        store: the job records.
+        node: this node's name, recorded on the job.
     """
 
-    def __init__(self, store: RunStore, runner: Runner, node: str) -> None:
+    def __init__(self, store: RunStore, node: str) -> None:
         self._store = store
-        self._runner = runner
         self._node = node
 
-    def execute(self, run_id: str) -> dict[str, Any]:
-        """Runs `run_id` and records its result; never leaves it `running`.
+    def execute(self, job_id: str) -> dict[str, Any]:
+        """Does `job_id` and records its result.
 
         Returns:
             A short summary: id, state and outcome (the full result is in the store).
         """
-        request = self._store.request(run_id)
+        request = self._store.request(job_id)
         if request is None:
-            return {"id": run_id, "state": "gone", "outcome": None}
-        self._store.start(run_id, self._node)
+            return {"id": job_id, "state": "gone", "outcome": None}
+        self._store.start(job_id, self._node)
         try:
-            result = self._runner.run(
-                request["image"], request["files"], request["max_seconds"], run_id
-            )
+            result = self._work(job_id, request)
         except EngineUnavailable as error:
-            self._store.fail(run_id, str(error))
-            return {"id": run_id, "state": "error", "outcome": None}
+            self._store.fail(job_id, str(error))
+            return {"id": job_id, "state": "error", "outcome": None}
         except BaseException as error:  # a bug, a time limit, a shutdown: still say so
-            self._store.fail(run_id, f"internal error: {type(error).__name__}: {error}")
+            self._store.fail(job_id, f"internal error: {type(error).__name__}: {error}")
             raise
-        self._store.finish(run_id, dict(result))
-        return {"id": run_id, "state": "done", "outcome": result["outcome"]}
+        self._store.finish(job_id, result)
+        return {"id": job_id, "state": "done", "outcome": result["outcome"]}
+
+    def _work(self, job_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+class RunExecutor(_Executor):
+    """Runs a recorded run, then colours it with its image's (or the kata's) rag lambda."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        node: str,
+        runner: Runner,
+        light: TrafficLight,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(store, node)
+        self._runner = runner
+        self._light = light
+        self._clock = clock
+
+    def _work(self, job_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        started = self._clock()
+        result: dict[str, Any] = dict(
+            self._runner.run(request["image"], request["files"], request["max_seconds"], job_id)
+        )
+        if result["outcome"] == Outcome.COMPLETED:
+            verdict = self._light.colour(
+                result["digest"],
+                result["stdout"]["content"],
+                result["stderr"]["content"],
+                result["status"],
+                request.get("rag_lambda"),
+                f"{job_id}-rag",
+            )
+            result["outcome"] = verdict.outcome
+            result["log"] = "\n".join(line for line in (result["log"], verdict.log) if line)
+            result["duration_ms"] = round((self._clock() - started) * 1000)
+        return result
+
+
+class ColourExecutor(_Executor):
+    """Colours recorded outputs with an image's (or a given) rag lambda."""
+
+    def __init__(
+        self,
+        store: RunStore,
+        node: str,
+        engine: Engine,
+        light: TrafficLight,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(store, node)
+        self._engine = engine
+        self._light = light
+        self._clock = clock
+
+    def _work(self, job_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        started = self._clock()
+        image = request["image"]
+        result = {"image": image, "digest": "", "node": self._node, "log": ""}
+        try:
+            result["digest"] = self._engine.image_id(image)
+        except ImageMissing:
+            result.update(outcome="faulty", log=f"image {image} is not on node {self._node}")
+        else:
+            verdict = self._light.colour(
+                result["digest"],
+                request["stdout"],
+                request["stderr"],
+                request["status"],
+                request.get("rag_lambda"),
+                job_id,
+            )
+            result.update(outcome=verdict.outcome, log=verdict.log)
+        return {**result, "duration_ms": round((self._clock() - started) * 1000)}

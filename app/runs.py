@@ -1,10 +1,10 @@
-"""greenbar's own record of every run, in Redis: Celery reports PENDING for ids it never saw,
-so only this record can tell "queued" from "unknown".
+"""greenbar's own record of every job (a run, a colour), in Redis: Celery reports PENDING for
+ids it never saw, so only this record can tell "queued" from "unknown".
 
-Keys (each with the result TTL):
-    greenbar:run:<id>          hash: state, image, node, times, result or error
-    greenbar:run:<id>:request  the files and settings, until a worker takes them
-    greenbar:run:<id>:done     a one-element list, pushed when the run ends; waiters block on it
+Keys (each with the result TTL), <kind> being `run` or `colour`:
+    greenbar:<kind>:<id>          hash: state, image, node, times, result or error
+    greenbar:<kind>:<id>:request  the request (files, settings), until a worker finishes it
+    greenbar:<kind>:<id>:done     a one-element list, pushed when the job ends; waiters block on it
 """
 
 import json
@@ -31,22 +31,25 @@ Fields = dict[str | bytes, bytes | float | int | str]
 
 
 class RunStore:
-    """Run records in Redis.
+    """Job records of one kind in Redis.
 
     Args:
         client: a Redis connection (decode_responses=False).
         ttl: seconds a record lives after its last change.
         now: wall-clock seconds since the epoch.
+        kind: `run` or `colour`; each kind has keys of its own.
     """
 
-    def __init__(self, client: redis.Redis, ttl: int, now: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, client: redis.Redis, ttl: int, now: Callable[[], float] = time.time, kind: str = "run"
+    ) -> None:
         self._redis = client
         self._ttl = ttl
         self._now = now
+        self._kind = kind
 
-    @staticmethod
-    def _key(run_id: str, part: str = "") -> str:
-        return f"greenbar:run:{run_id}{part}"
+    def _key(self, run_id: str, part: str = "") -> str:
+        return f"greenbar:{self._kind}:{run_id}{part}"
 
     def enqueue(self, run_id: str, request: dict[str, Any]) -> None:
         """Records a new run as queued, with the request a worker will need."""

@@ -2,7 +2,9 @@
 
 RUN_QUEUE = "greenbar.runs"
 RUN_TASK = "greenbar.run"
+COLOUR_TASK = "greenbar.colour"
 
 ROUTES = {
     RUN_TASK: {"queue": RUN_QUEUE},
+    COLOUR_TASK: {"queue": RUN_QUEUE},
 }

@@ -13,20 +13,20 @@ from app.config import Settings
 from app.runs import RunStore
 from app.store import connect
 from app.workers import WorkerRegistry
-from web import errors, health, runs
+from web import colours, errors, health, runs
 from web.services import Services
 
 HEARTBEAT_TTL_SECONDS = 15
 
 
 def create_app(
-    settings: Settings | None = None, enqueue: Callable[[str], None] | None = None
+    settings: Settings | None = None, enqueue: Callable[[str, str], None] | None = None
 ) -> Flask:
     """The API for `settings` (default: from the environment).
 
     Args:
         settings: the deployment's configuration.
-        enqueue: sends a run id to the workers; default: the Celery task `greenbar.run`.
+        enqueue: sends (task name, job id) to the workers; default: through Celery.
     """
     settings = settings or Settings.from_env(os.environ)
     client = connect(settings.redis_url)
@@ -34,7 +34,8 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = settings.request_max_kib * 1024
     app.extensions["greenbar"] = Services(
         settings=settings,
-        store=RunStore(client, settings.result_ttl_seconds, time.time),
+        runs=RunStore(client, settings.result_ttl_seconds, time.time, "run"),
+        colours=RunStore(client, settings.result_ttl_seconds, time.time, "colour"),
         registry=WorkerRegistry(client, HEARTBEAT_TTL_SECONDS, time.time),
         allowlist=Allowlist(settings.images),
         enqueue=enqueue or _celery_enqueue(settings),
@@ -42,19 +43,19 @@ def create_app(
         sha=_sha(),
     )
     app.register_blueprint(runs.blueprint)
+    app.register_blueprint(colours.blueprint)
     app.register_blueprint(health.blueprint)
     errors.register(app)
     return app
 
 
-def _celery_enqueue(settings: Settings) -> Callable[[str], None]:
+def _celery_enqueue(settings: Settings) -> Callable[[str, str], None]:
     from tasks.celery_app import create_celery
-    from tasks.queues import RUN_QUEUE, RUN_TASK
 
     celery = create_celery(settings)
 
-    def enqueue(run_id: str) -> None:
-        celery.send_task(RUN_TASK, args=[run_id], queue=RUN_QUEUE, task_id=run_id)
+    def enqueue(task: str, job_id: str) -> None:
+        celery.send_task(task, args=[job_id], task_id=job_id)  # routed by tasks.queues.ROUTES
 
     return enqueue
 

@@ -8,25 +8,69 @@ from app.config import Settings
 from app.errors import InvalidParameter, InvalidRequest
 from app.files import validate
 
-RUN_FIELDS = ("image", "files", "max_seconds")
+RUN_FIELDS = ("image", "files", "max_seconds", "rag_lambda")
+COLOUR_FIELDS = ("image", "stdout", "stderr", "status", "rag_lambda")
+RAG_LAMBDA_MAX_BYTES = 65536
+STATUS_RANGE = (-(2**31), 2**31 - 1)
 
 
 def run_request(body: object, settings: Settings, allowlist: Allowlist) -> dict[str, Any]:
-    """A validated run request: image, files, max_seconds.
+    """A validated run request: image, files, max_seconds and optionally rag_lambda.
 
     Raises:
         InvalidRequest: naming the field and the rule broken.
     """
-    if not isinstance(body, dict):
-        raise InvalidRequest("body", "must be a JSON object")
-    for name in body:
-        if name not in RUN_FIELDS:
-            raise InvalidRequest(name, f"is not a known field (known: {', '.join(RUN_FIELDS)})")
+    body = _object(body, RUN_FIELDS)
     return {
         "image": allowlist.check(body.get("image")),
         "files": validate(body.get("files"), settings),
         "max_seconds": _max_seconds(body.get("max_seconds"), settings),
+        **_rag_lambda(body),
     }
+
+
+def colour_request(body: object, allowlist: Allowlist) -> dict[str, Any]:
+    """A validated colour request: image, stdout, stderr, status and optionally rag_lambda.
+
+    Raises:
+        InvalidRequest: naming the field and the rule broken.
+    """
+    body = _object(body, COLOUR_FIELDS)
+    for name in ("stdout", "stderr"):
+        if not isinstance(body.get(name), str):
+            raise InvalidRequest(name, "must be a string")
+    status = body.get("status")
+    if isinstance(status, bool) or not isinstance(status, int):
+        raise InvalidRequest("status", "must be an integer")
+    if not STATUS_RANGE[0] <= status <= STATUS_RANGE[1]:
+        raise InvalidRequest("status", "must fit in 32 bits")
+    return {
+        "image": allowlist.check(body.get("image")),
+        "stdout": body["stdout"],
+        "stderr": body["stderr"],
+        "status": status,
+        **_rag_lambda(body),
+    }
+
+
+def _object(body: object, known: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise InvalidRequest("body", "must be a JSON object")
+    for name in body:
+        if name not in known:
+            raise InvalidRequest(name, f"is not a known field (known: {', '.join(known)})")
+    return body
+
+
+def _rag_lambda(body: dict[str, Any]) -> dict[str, str]:
+    if "rag_lambda" not in body:
+        return {}
+    source = body["rag_lambda"]
+    if not isinstance(source, str):
+        raise InvalidRequest("rag_lambda", "must be a string of Python source")
+    if len(source.encode("utf-8", "replace")) > RAG_LAMBDA_MAX_BYTES:
+        raise InvalidRequest("rag_lambda", f"at most {RAG_LAMBDA_MAX_BYTES} bytes")
+    return {"rag_lambda": source}
 
 
 def _max_seconds(value: object, settings: Settings) -> int:

@@ -15,10 +15,11 @@ from app.workers import WorkerRegistry
 @dataclass(frozen=True)
 class Services:
     settings: Settings
-    store: RunStore
+    runs: RunStore
+    colours: RunStore
     registry: WorkerRegistry
     allowlist: Allowlist
-    enqueue: Callable[[str], None]
+    enqueue: Callable[[str, str], None]  # (task name, job id)
     redis: redis.Redis
     sha: str
 

@@ -1,0 +1,22 @@
+"""POST /colours and GET /colours/<id>: a traffic light for outputs the client already has."""
+
+from flask import Blueprint, Response
+
+from tasks.queues import COLOUR_TASK
+from web.jobs import fetch, json_body, submit
+from web.schemas import colour_request
+from web.services import services
+
+blueprint = Blueprint("colours", __name__)
+
+
+@blueprint.post("/colours")
+def create_colour() -> tuple[Response, int, dict[str, str]]:
+    s = services()
+    colour = colour_request(json_body(), s.allowlist)
+    return submit(s.colours, COLOUR_TASK, colour, "colours.get_colour")
+
+
+@blueprint.get("/colours/<job_id>")
+def get_colour(job_id: str) -> tuple[Response, int]:
+    return fetch(services().colours, job_id)

@@ -1,0 +1,40 @@
+"""What POST /runs and POST /colours share: record, enqueue, optionally wait, answer."""
+
+import secrets
+from typing import Any
+
+from flask import Response, jsonify, request, url_for
+
+from app.errors import ServiceUnavailable
+from app.runs import FINAL, RunStore
+from web.schemas import wait_seconds
+from web.services import services
+
+
+def submit(
+    store: RunStore, task: str, job: dict[str, Any], endpoint: str
+) -> tuple[Response, int, dict[str, str]]:
+    """Records `job`, sends `task` for it, and answers 200 if it ends within ?wait, else 202."""
+    s = services()
+    wait = wait_seconds(request.args, s.settings)
+    job_id = secrets.token_hex(16)
+    store.enqueue(job_id, job)
+    try:
+        s.enqueue(task, job_id)
+    except Exception as error:  # the broker refused: the record must not say "queued" forever
+        store.fail(job_id, f"could not be queued: {error}")
+        raise ServiceUnavailable(f"the queue is unavailable: {error}") from error
+    view = store.wait(job_id, wait)
+    location = url_for(endpoint, job_id=job_id)
+    return jsonify(view), 200 if view["state"] in FINAL else 202, {"Location": location}
+
+
+def fetch(store: RunStore, job_id: str) -> tuple[Response, int]:
+    """The job as it stands, after waiting up to ?wait seconds for it to end."""
+    view = store.wait(job_id, wait_seconds(request.args, services().settings))
+    return jsonify(view), 200
+
+
+def json_body() -> object:
+    """The request's JSON body; 415 unless the content type is JSON, 400 if malformed."""
+    return request.get_json()
