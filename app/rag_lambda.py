@@ -100,8 +100,12 @@ def validated(answer: object, source: str) -> Verdict:
     """The verdict for whatever a lambda returned."""
     if isinstance(answer, str) and answer in COLOURS:
         return Verdict(answer)
-    why = f"the rag lambda returned {answer!r:.200}, not one of red, amber, green"
-    return Verdict.faulty(why, source)
+    return wrong_answer(repr(answer), source)
+
+
+def wrong_answer(shown: str, source: str) -> Verdict:
+    """The verdict for a lambda that returned `shown` (a repr), which is not a colour."""
+    return Verdict.faulty(f"the rag lambda returned {shown:.200}, not red, amber or green", source)
 
 
 def _said(error: BaseException) -> str:

@@ -7,7 +7,7 @@ cyber-dojo.sh is a small Python program that calls the lambda and prints its ans
 import json
 import math
 
-from app.rag_lambda import Verdict, validated
+from app.rag_lambda import Verdict, validated, wrong_answer
 from app.runner import Outcome, Runner
 
 CALLER = """\
@@ -36,7 +36,8 @@ except BaseException as error:
     print(json.dumps({"failure": "raised", "error": f"{type(error).__name__}: {error}"}))
 else:
     signal.setitimer(signal.ITIMER_REAL, 0)
-    print(json.dumps({"answer": answer if isinstance(answer, str) else repr(answer)}))
+    shown = {"answer": answer} if isinstance(answer, str) else {"failure": "returned"}
+    print(json.dumps({**shown, "error": repr(answer)[:200]}))
 """
 SCRIPT = (
     "command -v python3 >/dev/null || { echo greenbar-no-python3; exit 127; }\n"
@@ -93,4 +94,6 @@ class SandboxedLambda:
             return Verdict.faulty(f"the rag lambda does not compile: {said['error']}", source)
         if failure == "raised":
             return Verdict.faulty(f"the rag lambda raised {said['error']}", source)
+        if failure == "returned":
+            return wrong_answer(said["error"], source)
         return validated(said.get("answer"), source)

@@ -81,11 +81,11 @@ def main() -> None:
     settings = Settings.from_env({})
     command = raw_command(settings, args.image)
     raw, greenbar = [], []
-    with private_stack() as url:
-        time_raw(command), time_greenbar(url, args.image)  # warm both paths once
+    with private_stack() as stack:
+        time_raw(command), time_greenbar(stack.url, args.image)  # warm both paths once
         for _ in range(args.runs):
             raw.append(time_raw(command))
-            greenbar.append(time_greenbar(url, args.image))
+            greenbar.append(time_greenbar(stack.url, args.image))
     mine, base = summary(greenbar), summary(raw)
     print(
         json.dumps(

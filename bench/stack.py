@@ -9,6 +9,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -21,9 +22,15 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Stack:
+    url: str  # the web API's base URL
+    redis_url: str
+
+
 @contextmanager
-def private_stack(concurrency: int = 2) -> Iterator[str]:
-    """Starts Redis, a Celery worker and the web API; yields the API's base URL."""
+def private_stack(concurrency: int = 2) -> Iterator[Stack]:
+    """Starts Redis, a Celery worker and the web API, and stops them afterwards."""
     redis_port, web_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -48,7 +55,7 @@ def private_stack(concurrency: int = 2) -> Iterator[str]:
             processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log))
         url = f"http://127.0.0.1:{web_port}"
         _wait_ready(url, logs)
-        yield url
+        yield Stack(url, env["GREENBAR_REDIS_URL"])
     finally:
         for process in reversed(processes):
             process.terminate()

@@ -1,0 +1,309 @@
+"""Traffic lights end to end: real worker processes, real images, real Redis, the real API."""
+
+import contextlib
+import dataclasses
+import io
+import tarfile
+import threading
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import docker
+import pytest
+import redis
+
+from app.engine import Engine
+from app.rag_cache import RagCache
+from tests.helpers import ROOT, run
+from web import create_app
+
+TEST_REPOSITORY = "greenbar-test/rag"
+RED = "def colour(stdout, stderr, status):\n    return 'red'\n"
+GREEN = "def colour(stdout, stderr, status):\n    return 'green'\n"
+ECHO = {"cyber-dojo.sh": "echo hello"}
+
+
+@pytest.fixture(scope="module")
+def variant_api(settings: Any, worker: Any) -> Any:
+    """The API with test images on its allowlist (the worker itself checks no allowlist)."""
+    allowed = (*settings.images, TEST_REPOSITORY)
+    return create_app(dataclasses.replace(settings, images=allowed)).test_client()
+
+
+@pytest.fixture(scope="module")
+def build_variant(docker_client: docker.DockerClient) -> Iterator[Callable[[str | None], str]]:
+    """Builds greenbar/busybox-sh with another rag lambda (None: without one) as
+    greenbar-test/rag:latest; returns the new image id. Every image built is removed at the end.
+    """
+    built: list[str] = []
+
+    def build(source: str | None) -> str:
+        marker = uuid.uuid4().hex  # a new digest each build, so no cache can answer for it
+        steps = ["FROM greenbar/busybox-sh", f"LABEL greenbar.test={marker}"]
+        if source is None:
+            steps.append("RUN rm /usr/local/bin/red_amber_green.py")
+        else:
+            steps.append("COPY red_amber_green.py /usr/local/bin/red_amber_green.py")
+        context = _context("\n".join(steps) + "\n", source)
+        image, _ = docker_client.images.build(
+            fileobj=context, custom_context=True, tag=f"{TEST_REPOSITORY}:latest", rm=True
+        )
+        built.append(image.id)
+        return str(image.id)
+
+    yield build
+    for image_id in built:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.images.remove(image_id, force=True)
+
+
+def _context(dockerfile: str, source: str | None) -> io.BytesIO:
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, text in (("Dockerfile", dockerfile), ("red_amber_green.py", source or "")):
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    buffer.seek(0)
+    return buffer
+
+
+def _cache(settings: Any) -> RagCache:
+    return RagCache(redis.Redis.from_url(settings.redis_url), Engine.from_env(), 3600, 60)
+
+
+# The start-point contract, as cyber-dojo checks every start-point.
+
+BUSYBOX_START = "images/busybox-sh/start"
+PYTHON_START = "images/python-pytest/start"
+
+
+def _start_files(folder: str) -> dict[str, str]:
+    return {p.name: p.read_text() for p in (ROOT / folder).iterdir() if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    ("image", "folder", "answer", "broken", "fixed"),
+    [
+        (
+            "greenbar/busybox-sh",
+            BUSYBOX_START,
+            "hiker.sh",
+            ("$((6 * 9))", "$((6 * 9)"),
+            ("$((6 * 9))", "$((6 * 7))"),
+        ),
+        (
+            "greenbar/python-pytest",
+            PYTHON_START,
+            "hiker.py",
+            ("6 * 9", "6 *"),
+            ("6 * 9", "6 * 7"),
+        ),
+    ],
+)
+def test_start_files_are_red_as_shipped_amber_with_a_syntax_error_and_green_when_fixed(
+    api: Any, image: str, folder: str, answer: str, broken: Any, fixed: Any
+) -> None:
+    files = _start_files(folder)
+    assert broken[0] in files[answer], "the start file changed: update this test"
+    shipped = run(api, files, image=image)
+    assert shipped["outcome"] == "red", shipped
+
+    files_broken = {**files, answer: files[answer].replace(*broken)}
+    assert run(api, files_broken, image=image)["outcome"] == "amber"
+
+    files_fixed = {**files, answer: files[answer].replace(*fixed)}
+    assert run(api, files_fixed, image=image)["outcome"] == "green"
+
+
+# Faulty lambdas, the image's own (trusted, called in the worker).
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        (None, "has no rag lambda"),
+        ("def colour(stdout, stderr, status)\n    return 'red'\n", "does not compile"),
+        ("def colour(stdout, stderr, status):\n    return 1 / 0\n", "ZeroDivisionError"),
+        ("def colour(stdout, stderr, status):\n    return 'blue'\n", "returned 'blue'"),
+        ("def colour(stdout, stderr, status):\n    while True:\n        pass\n", "time limit"),
+        ("import os\ndef colour(stdout, stderr, status):\n    return 'red'\n", "only re"),
+        ("def paint(stdout, stderr, status):\n    return 'red'\n", "no function colour"),
+    ],
+)
+def test_an_images_broken_rag_lambda_makes_the_run_faulty_with_a_log_saying_why(
+    variant_api: Any, build_variant: Any, source: str | None, said: str
+) -> None:
+    build_variant(source)
+    result = run(variant_api, ECHO, image=TEST_REPOSITORY)
+    assert result["outcome"] == "faulty"
+    assert said in result["log"]
+    if source is not None:
+        assert source in result["log"], "the log shows the lambda's source"
+    assert result["stdout"]["content"] == "hello\n", "the run's own output is still there"
+
+
+def test_the_lambda_sees_the_truncated_output_and_the_integer_status(
+    variant_api: Any, build_variant: Any
+) -> None:
+    build_variant(
+        "def colour(stdout, stderr, status):\n"
+        "    ok = len(stdout) == 51200 and stderr == 'e\\n' and status == 3\n"
+        "    return 'green' if ok else 'red'\n"
+    )
+    files = {"cyber-dojo.sh": "yes | head -c 100000; echo e >&2; exit 3"}
+    assert run(variant_api, files, image=TEST_REPOSITORY)["outcome"] == "green"
+
+
+# Reading once per digest, and new builds.
+
+
+def test_a_lambda_is_read_from_its_image_once_per_digest_across_worker_processes(
+    variant_api: Any, build_variant: Any, settings: Any
+) -> None:
+    digest = build_variant(GREEN)
+    outcomes: list[str] = []
+
+    def one_run() -> None:
+        outcomes.append(run(variant_api, ECHO, image=TEST_REPOSITORY)["outcome"])
+
+    threads = [threading.Thread(target=one_run) for _ in range(6)]  # both pool children work
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == ["green"] * 6
+    assert _cache(settings).reads(digest) == 1
+
+
+def test_a_new_build_under_the_same_name_changes_the_colour_without_restart_or_flush(
+    variant_api: Any, build_variant: Any
+) -> None:
+    build_variant(RED)
+    assert run(variant_api, ECHO, image=TEST_REPOSITORY)["outcome"] == "red"
+    build_variant(GREEN)
+    assert run(variant_api, ECHO, image=TEST_REPOSITORY)["outcome"] == "green"
+
+
+def test_the_result_names_the_digest_that_ran(variant_api: Any, build_variant: Any) -> None:
+    digest = build_variant(GREEN)
+    assert run(variant_api, ECHO, image=TEST_REPOSITORY)["digest"] == digest
+
+
+# Kata copies of the lambda: trusted when identical, sandboxed otherwise.
+
+
+def test_a_copy_identical_to_the_images_lambda_is_trusted(api: Any) -> None:
+    source = _start_files("images/python-pytest")["red_amber_green.py"]
+    files = _start_files(PYTHON_START)
+    result = run(api, files, image="greenbar/python-pytest", rag_lambda=source)
+    assert result["outcome"] == "red"
+
+
+def test_a_different_copy_runs_in_a_sandbox_and_its_answer_is_used(api: Any) -> None:
+    files = _start_files(PYTHON_START)
+    result = run(api, files, image="greenbar/python-pytest", rag_lambda=GREEN)
+    assert result["outcome"] == "green"
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [
+        ("def colour(a, b, c):\n    while True:\n        pass\n", "time limit"),
+        (
+            "import socket\n"
+            "def colour(a, b, c):\n"
+            "    socket.create_connection(('1.1.1.1', 80), timeout=1)\n"
+            "    return 'red'\n",
+            "raised OSError",
+        ),
+        ("def colour(a, b, c):\n    return None\n", "returned None"),
+        ("def colour(a, b, c)\n", "does not compile"),
+        ("open('/etc/passwd').read()\n", "no function colour"),
+    ],
+)
+def test_an_untrusted_lambda_that_misbehaves_is_faulty_and_the_worker_carries_on(
+    api: Any, source: str, said: str
+) -> None:
+    result = run(api, ECHO, image="greenbar/python-pytest", rag_lambda=source)
+    assert result["outcome"] == "faulty"
+    assert said in result["log"]
+    assert run(api, _start_files(PYTHON_START), image="greenbar/python-pytest")["outcome"] == "red"
+
+
+def test_an_untrusted_lambda_for_an_image_without_python3_is_faulty_with_a_clear_log(
+    api: Any,
+) -> None:
+    result = run(api, ECHO, image="greenbar/busybox-sh", rag_lambda=GREEN)
+    assert result["outcome"] == "faulty"
+    assert "has no python3" in result["log"]
+
+
+# POST /colours.
+
+
+def test_a_colour_request_is_answered_with_the_images_verdict(api: Any) -> None:
+    body = {"image": "greenbar/python-pytest", "stdout": "1 failed", "stderr": "", "status": 1}
+    response = api.post("/colours?wait=20", json=body)
+    assert response.status_code == 200
+    view = response.get_json()
+    assert view["result"]["outcome"] == "red"
+    assert view["result"]["digest"].startswith("sha256:")
+
+
+def test_a_colour_request_without_wait_is_queued_and_can_be_polled(api: Any) -> None:
+    body = {"image": "greenbar/busybox-sh", "stdout": "PASSED\n", "stderr": "", "status": 0}
+    response = api.post("/colours", json=body)
+    assert response.status_code == 202
+    assert response.headers["Location"].startswith("/colours/")
+    view = api.get(response.headers["Location"] + "?wait=20").get_json()
+    assert view["state"] == "done"
+    assert view["result"]["outcome"] == "green"
+
+
+def test_a_colour_request_with_an_untrusted_lambda_is_sandboxed(api: Any) -> None:
+    body = {
+        "image": "greenbar/python-pytest",
+        "stdout": "",
+        "stderr": "",
+        "status": 0,
+        "rag_lambda": "def colour(a, b, c):\n    return 'amber' if c == 0 else 'red'\n",
+    }
+    view = api.post("/colours?wait=20", json=body).get_json()
+    assert view["result"]["outcome"] == "amber"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"stdout": "", "stderr": "", "status": 0}, "image"),
+        ({"image": "greenbar/busybox-sh", "stderr": "", "status": 0}, "stdout"),
+        ({"image": "greenbar/busybox-sh", "stdout": "", "stderr": 1, "status": 0}, "stderr"),
+        ({"image": "greenbar/busybox-sh", "stdout": "", "stderr": "", "status": "0"}, "status"),
+        ({"image": "greenbar/busybox-sh", "stdout": "", "stderr": "", "status": True}, "status"),
+        (
+            {"image": "greenbar/busybox-sh", "stdout": "", "stderr": "", "status": 0, "x": 1},
+            "x",
+        ),
+        (
+            {
+                "image": "greenbar/busybox-sh",
+                "stdout": "",
+                "stderr": "",
+                "status": 0,
+                "rag_lambda": 7,
+            },
+            "rag_lambda",
+        ),
+    ],
+)
+def test_an_invalid_colour_request_is_422_naming_the_field(api: Any, body: Any, field: str) -> None:
+    response = api.post("/colours", json=body)
+    assert response.status_code == 422
+    assert response.get_json()["error"]["field"] == field
+
+
+def test_an_unknown_colour_id_is_404(api: Any) -> None:
+    assert api.get("/colours/nope").status_code == 404
