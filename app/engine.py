@@ -40,7 +40,8 @@ def _only_member(api: docker.APIClient, container: str, path: str) -> bytes | No
 
 
 @contextmanager
-def _translated(action: str) -> Iterator[None]:
+def translated(action: str) -> Iterator[None]:
+    """Turns Docker's exceptions inside the block into ImageMissing or EngineUnavailable."""
     try:
         yield
     except docker.errors.ImageNotFound as error:
@@ -61,13 +62,13 @@ class Engine:
 
     @classmethod
     def from_env(cls) -> "Engine":
-        with _translated("connect"):
+        with translated("connect"):
             client = docker.from_env(timeout=API_TIMEOUT_SECONDS)
         return cls(client.api)
 
     def ping(self) -> bool:
         try:
-            with _translated("ping"):
+            with translated("ping"):
                 return bool(self.api.ping())
         except EngineUnavailable:
             return False
@@ -78,36 +79,36 @@ class Engine:
         Raises:
             ImageMissing: the node does not hold it.
         """
-        with _translated(f"inspect image {image}"):
+        with translated(f"inspect image {image}"):
             return str(self.api.inspect_image(image)["Id"])
 
     def create(self, spec: dict[str, Any]) -> str:
         """Creates a container from `create_container` keywords, `host_config` as a dict."""
-        with _translated("create a container"):
+        with translated("create a container"):
             host = self.api.create_host_config(**spec["host_config"])
             return str(self.api.create_container(**{**spec, "host_config": host})["Id"])
 
     def attach(self, container: str) -> socket.socket:
         """A raw socket on the container's stdin, stdout and stderr; call before `start`."""
         params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
-        with _translated("attach to a container"):
+        with translated("attach to a container"):
             io = self.api.attach_socket(container, params=params)
         # docker-py hands back a SocketIO over a unix socket; we need the socket itself
         # to half-close our side once the input tar is sent.
         return getattr(io, "_sock", io)  # type: ignore[no-any-return]
 
     def start(self, container: str) -> None:
-        with _translated("start a container"):
+        with translated("start a container"):
             self.api.start(container)
 
     def exit_code(self, container: str) -> int | None:
-        with _translated("inspect a container"):
+        with translated("inspect a container"):
             state = self.api.inspect_container(container)["State"]
         return None if state.get("Running") else int(state.get("ExitCode", -1))
 
     def remove(self, container: str) -> None:
         """Kills (if running) and removes `container`; one already gone is fine."""
-        with _translated(f"remove container {container}"):
+        with translated(f"remove container {container}"):
             try:
                 self.api.remove_container(container, force=True, v=True)
             except docker.errors.NotFound:
@@ -122,7 +123,7 @@ class Engine:
         The container is created, never started, so no code of the image runs; the archive
         API is safe on it. It is removed before returning.
         """
-        with _translated(f"read {path} from image {image_id}"):
+        with translated(f"read {path} from image {image_id}"):
             container = self.api.create_container(image_id, command=["true"], labels=labels)["Id"]
             try:
                 return _only_member(self.api, container, path)
@@ -131,7 +132,7 @@ class Engine:
 
     def labelled(self, label: str) -> list[LabelledContainer]:
         """Every container, running or not, carrying `label` (`key` or `key=value`)."""
-        with _translated("list containers"):
+        with translated("list containers"):
             found = self.api.containers(all=True, filters={"label": label})
         return [
             LabelledContainer(c["Names"][0].lstrip("/"), float(c["Created"]), c["Labels"])

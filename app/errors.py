@@ -26,8 +26,13 @@ class ImageNotAllowed(InvalidRequest):
     """The image is not on the operator's allowlist."""
 
 
-class UnknownRun(GreenbarError):
-    """No run with this id was ever enqueued (or its record has expired)."""
+class UnknownJob(GreenbarError):
+    """No job (run, colour, pull) with this id was ever created, or its record has expired."""
+
+    def __init__(self, kind: str, job_id: str) -> None:
+        super().__init__(f"no {kind} with id {job_id}")
+        self.kind = kind
+        self.job_id = job_id
 
 
 class ServiceUnavailable(GreenbarError):
@@ -44,6 +49,10 @@ class StoreUnavailable(ServiceUnavailable):
 
 class ImageMissing(GreenbarError):
     """The image is not on this node's Docker engine."""
+
+
+class PullFailed(GreenbarError):
+    """The engine could not pull an image (unknown to its registry, registry unreachable…)."""
 
 
 class ConfigError(GreenbarError):

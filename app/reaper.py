@@ -1,4 +1,5 @@
-"""Removes run containers a dead worker left behind, when a worker starts."""
+"""Removes greenbar containers a dead worker left behind: when a worker starts, and when the
+pruner runs. Running or stopped, any labelled container older than the longest run is stale."""
 
 import time
 from collections.abc import Callable
@@ -8,7 +9,7 @@ from app.sandbox import LABEL_KIND
 
 
 class Reaper:
-    """Removes labelled run containers older than the longest possible run.
+    """Removes labelled containers older than the longest possible run.
 
     Younger ones may belong to a live worker on the same engine, so they are left alone.
 
@@ -25,10 +26,10 @@ class Reaper:
         self._longest = longest_run_seconds
         self._now = now
 
-    def reap(self) -> list[str]:
-        """Returns the names of the containers removed."""
-        cutoff = self._now() - self._longest
-        stale = [c.name for c in self._engine.labelled(f"{LABEL_KIND}=run") if c.created < cutoff]
+    def reap(self, now: float | None = None) -> list[str]:
+        """Removes stale containers as of `now` (default: the clock); returns their names."""
+        cutoff = (self._now() if now is None else now) - self._longest
+        stale = [c.name for c in self._engine.labelled(LABEL_KIND) if c.created < cutoff]
         for name in stale:
             self._engine.remove(name)
         return stale

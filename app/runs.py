@@ -15,7 +15,7 @@ from typing import Any
 
 import redis
 
-from app.errors import UnknownRun
+from app.errors import UnknownJob
 from app.store import translated
 
 
@@ -96,12 +96,12 @@ class RunStore:
         """The run as clients see it: id, state, and result or error once final.
 
         Raises:
-            UnknownRun: no such run was enqueued, or its record expired.
+            UnknownJob: no such job was enqueued, or its record expired.
         """
         with translated():
             raw = self._redis.hgetall(self._key(run_id))
         if not raw:
-            raise UnknownRun(run_id)
+            raise UnknownJob(self._kind, run_id)
         fields = {k.decode(): v.decode() for k, v in raw.items()}
         view: dict[str, Any] = {"id": run_id, "state": fields["state"], "image": fields["image"]}
         if "node" in fields:

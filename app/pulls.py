@@ -1,0 +1,73 @@
+"""Pull records (one per POST /pulls, a state per node) and the one-pull-at-a-time locks.
+
+Keys:
+    greenbar:pull:<id>                  hash: image, created_at, node:<name> -> JSON state
+    greenbar:pull-lock:<node>:<image>   held while that node pulls that image
+"""
+
+import json
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import redis
+
+from app.errors import UnknownJob
+from app.puller import PullState
+from app.store import translated
+
+LOCK_SECONDS = 900  # a pull taking longer than this frees its lock anyway
+
+
+class PullStore:
+    """Args: client: Redis. ttl: seconds a pull record lives. now: wall-clock seconds."""
+
+    def __init__(self, client: redis.Redis, ttl: int, now: Callable[[], float] = time.time) -> None:
+        self._redis = client
+        self._ttl = ttl
+        self._now = now
+
+    def create(self, pull_id: str, image: str, nodes: Iterable[str]) -> None:
+        asked = json.dumps({"state": "pulling", "digest": "", "progress": {}, "error": ""})
+        fields: dict[str | bytes, str | float] = {"image": image, "created_at": self._now()}
+        fields.update({f"node:{node}": asked for node in nodes})
+        with translated(), self._redis.pipeline() as pipe:
+            pipe.hset(f"greenbar:pull:{pull_id}", mapping=fields)
+            pipe.expire(f"greenbar:pull:{pull_id}", self._ttl)
+            pipe.execute()
+
+    def update(self, pull_id: str, node: str, state: PullState) -> None:
+        shown = {k: v for k, v in state.items() if k != "changed"}
+        with translated():
+            self._redis.hset(f"greenbar:pull:{pull_id}", f"node:{node}", json.dumps(shown))
+
+    def get(self, pull_id: str) -> dict[str, Any]:
+        """The pull as clients see it.
+
+        Raises:
+            UnknownJob: no such pull (or it expired).
+        """
+        with translated():
+            raw = self._redis.hgetall(f"greenbar:pull:{pull_id}")
+        if not raw:
+            raise UnknownJob("pull", pull_id)
+        fields = {k.decode(): v.decode() for k, v in raw.items()}
+        nodes = {k[5:]: json.loads(v) for k, v in fields.items() if k.startswith("node:")}
+        return {"id": pull_id, "image": fields["image"], "nodes": nodes}
+
+    def lock(self, node: str, image: str) -> bool:
+        """Takes the lock for pulling `image` on `node`; False if a pull holds it already."""
+        with translated():
+            return bool(self._redis.set(_lock(node, image), 1, nx=True, ex=LOCK_SECONDS))
+
+    def is_locked(self, node: str, image: str) -> bool:
+        with translated():
+            return bool(self._redis.exists(_lock(node, image)))
+
+    def unlock(self, node: str, image: str) -> None:
+        with translated():
+            self._redis.delete(_lock(node, image))
+
+
+def _lock(node: str, image: str) -> str:
+    return f"greenbar:pull-lock:{node}:{image}"
