@@ -1,23 +1,25 @@
 """Periodic work done once per period however many beat processes send it.
 
-A second `celery beat` is harmless: each periodic task first claims its time slot in Redis
-(SET NX), and only the first claimant of a slot does the work.
+A second `celery beat` is harmless: each periodic task first claims its period in Redis
+(SET NX with an expiry of 90 % of the period), and only the claimant does the work. Sends from
+other beats, at whatever offset, fall inside a claimed window and are dropped.
 """
 
 import redis
 
 from app.store import translated
 
+CLAIM_FRACTION = 0.9
 
-class OncePerSlot:
+
+class OncePerPeriod:
     """Args: client: Redis, shared by every worker."""
 
     def __init__(self, client: redis.Redis) -> None:
         self._redis = client
 
-    def claim(self, name: str, period_seconds: float, now: float) -> bool:
-        """True for the first caller in the slot of `now`; False for every later one."""
-        slot = int(now // period_seconds)
-        key = f"greenbar:periodic:{name}:{slot}"
+    def claim(self, name: str, period_seconds: float) -> bool:
+        """True if no one has claimed `name` within the last 90 % of its period."""
+        seconds = max(int(period_seconds * CLAIM_FRACTION), 1)
         with translated():
-            return bool(self._redis.set(key, 1, nx=True, ex=max(int(period_seconds * 2), 1)))
+            return bool(self._redis.set(f"greenbar:periodic:{name}", 1, nx=True, ex=seconds))
