@@ -37,6 +37,13 @@ class Settings:
     rag_lambda_seconds: float = 1.0
     rag_cache_ttl_seconds: int = 604800
     rag_missing_ttl_seconds: int = 60
+    # Nodes, pulls, kata volumes and pruning.
+    pulls_enabled: bool = True
+    pull_interval_minutes: float = 15
+    prune_interval_minutes: float = 60
+    kata_unused_hours: float = 24
+    kata_quota_mib: int = 64
+    prune_images: bool = False
     # Container settings.
     network: str = "none"
     read_only: bool = True

@@ -1,13 +1,21 @@
 """The worker side's composition root: every external a node needs, wired once per process."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import redis
 
 from app.config import Settings
 from app.engine import Engine
-from app.execution import ColourExecutor, RunExecutor
+from app.execution import ColourExecutor, KataSupport, RunExecutor
+from app.images import NodeImages
+from app.katas import KataStore
+from app.periodic import OncePerPeriod
+from app.pruner import Pruner
+from app.pull_jobs import NodePulls
+from app.puller import ImagePuller
+from app.pulls import PullStore
 from app.rag_cache import RagCache
 from app.rag_sandbox import SandboxedLambda
 from app.reaper import Reaper
@@ -15,6 +23,7 @@ from app.runner import Runner
 from app.runs import RunStore
 from app.store import connect
 from app.traffic_light import TrafficLight
+from app.volumes import KataVolumes
 from app.workers import WorkerRegistry
 
 HEARTBEAT_SECONDS = 5
@@ -29,40 +38,50 @@ class NodeContext:
     redis: redis.Redis
     runner: Runner
     rag_cache: RagCache
-    light: TrafficLight
     runs: RunExecutor
     colours: ColourExecutor
+    images: NodeImages
+    pulls: PullStore
+    node_pulls: NodePulls
+    pruner: Pruner
+    periodic: OncePerPeriod
     registry: WorkerRegistry
     reaper: Reaper
 
     @classmethod
-    def create(cls, settings: Settings) -> "NodeContext":
-        engine = Engine.from_env()
-        client = connect(settings.redis_url)
+    def create(cls, settings: Settings, request_pull: Callable[[str], None]) -> "NodeContext":
+        """Wires a node from `settings`; `request_pull(image)` asks this node to pull."""
+        engine, client = Engine.from_env(), connect(settings.redis_url)
         runner = Runner(engine, settings, time.monotonic, time.time)
         cache = RagCache(
-            client,
-            engine,
-            settings.rag_cache_ttl_seconds,
-            settings.rag_missing_ttl_seconds,
-            time.monotonic,
+            client, engine, settings.rag_cache_ttl_seconds, settings.rag_missing_ttl_seconds
         )
-        limit = settings.rag_lambda_seconds
-        light = TrafficLight(cache, SandboxedLambda(runner, limit), limit)
+        light = TrafficLight(
+            cache, SandboxedLambda(runner, settings.rag_lambda_seconds), settings.rag_lambda_seconds
+        )
         node, ttl = settings.node, settings.result_ttl_seconds
+        katas = KataStore(client, int(settings.kata_unused_hours * 3600 * 2), time.time)
+        volumes = KataVolumes(engine, node)
+        kata = KataSupport(katas, volumes, settings.kata_quota_mib * 1024)
+        images = NodeImages(engine)
+        reaper = Reaper(engine, settings.longest_run_seconds, time.time)
+        keep = settings.images if settings.prune_images else None
+        pulls = PullStore(client, ttl, time.time)
         return cls(
             settings=settings,
             engine=engine,
             redis=client,
             runner=runner,
             rag_cache=cache,
-            light=light,
             runs=RunExecutor(
-                RunStore(client, ttl, time.time, "run"), node, runner, light, time.monotonic
+                RunStore(client, ttl, time.time, "run"), node, runner, light, kata, request_pull
             ),
-            colours=ColourExecutor(
-                RunStore(client, ttl, time.time, "colour"), node, engine, light, time.monotonic
-            ),
+            colours=ColourExecutor(RunStore(client, ttl, time.time, "colour"), node, engine, light),
+            images=images,
+            pulls=pulls,
+            node_pulls=NodePulls(ImagePuller(images, cache, settings.pulls_enabled), pulls, node),
+            pruner=Pruner(volumes, katas, reaper, images, settings.kata_unused_hours * 3600, keep),
+            periodic=OncePerPeriod(client),
             registry=WorkerRegistry(client, 3 * HEARTBEAT_SECONDS, time.time),
-            reaper=Reaper(engine, settings.longest_run_seconds, time.time),
+            reaper=reaper,
         )

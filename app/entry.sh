@@ -1,13 +1,15 @@
 # greenbar's entry script: run as `sh -c "$(cat entry.sh)" greenbar-entry MAX_SECONDS OUT_CAP`
 # inside a fresh sandbox container, as the sandbox user.
 #
-# IN:  a tar of the learner's files on stdin, unpacked into /sandbox.
+# IN:  a tar of the learner's files on stdin, unpacked into /sandbox; in a kata volume, the
+#      names listed in its .greenbar-delete (files the client no longer sends) are removed.
 # RUN: ./cyber-dojo.sh, its stdout and stderr each captured through a FIFO of which only the
 #      first OUT_CAP bytes are kept (the rest is drained and dropped, so a flood neither fills a
 #      disk nor stalls the program), killed with its whole session after MAX_SECONDS.
-# OUT: one tar on stdout holding tmp/.greenbar/out/{stdout,stderr,status,timed_out,oom} and the
-#      sandbox/ tree; the host keeps what it wants from it.
-# Needs only: sh, tar, head, cat, mkfifo, sleep, kill and (optionally) setsid.
+# OUT: one tar on stdout holding tmp/.greenbar/out/{started,stdout,stderr,status,timed_out,oom,
+#      usage} and the sandbox/ tree; the host keeps what it wants from it. Files older than
+#      `started` were there before the run (a kata volume) and are not reported as created.
+# Needs only: sh, tar, head, cat, mkfifo, sleep, kill, du and (optionally) setsid.
 
 max_seconds=$1
 out_cap=$2
@@ -16,6 +18,10 @@ o=$g/out
 mkdir -p "$o" || exit 90
 cd /sandbox || exit 91
 tar -xf - || { echo "greenbar: could not unpack the files" >&2; exit 92; }
+if [ -f .greenbar-delete ]; then
+  while IFS= read -r name; do rm -f -- "./$name"; done <.greenbar-delete
+  rm -f .greenbar-delete
+fi
 
 mkfifo "$g/1" "$g/2" || exit 93
 { head -c "$out_cap" >"$o/stdout"; cat >/dev/null; } <"$g/1" &
@@ -23,6 +29,7 @@ r1=$!
 { head -c "$out_cap" >"$o/stderr"; cat >/dev/null; } <"$g/2" &
 r2=$!
 
+: >"$o/started"
 # A session of its own lets one kill take cyber-dojo.sh and everything it started.
 if command -v setsid >/dev/null 2>&1; then
   setsid sh ./cyber-dojo.sh </dev/null >"$g/1" 2>"$g/2" &
@@ -43,4 +50,5 @@ echo "$status" >"$o/status"
 for f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
   [ -r "$f" ] && cat "$f" >>"$o/oom" 2>/dev/null
 done
+du -sk /sandbox >"$o/usage" 2>/dev/null
 cd / && exec tar -cf - tmp/.greenbar/out sandbox

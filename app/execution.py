@@ -2,13 +2,16 @@
 
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from app.engine import Engine
 from app.errors import EngineUnavailable, ImageMissing
-from app.runner import Outcome, Runner
+from app.katas import KataStore
+from app.runner import Outcome, Runner, RunResult
 from app.runs import RunStore
 from app.traffic_light import TrafficLight
+from app.volumes import KataVolumes
 
 
 class _Executor:
@@ -49,8 +52,27 @@ class _Executor:
         raise NotImplementedError
 
 
+@dataclass(frozen=True)
+class KataSupport:
+    """What runs in kata volumes need.
+
+    Args:
+        katas: kata state (node, last use, names sent).
+        volumes: this node's kata volumes.
+        quota_kib: a volume holding more than this after a run is wiped.
+    """
+
+    katas: KataStore
+    volumes: KataVolumes
+    quota_kib: int
+
+
 class RunExecutor(_Executor):
-    """Runs a recorded run, then colours it with its image's (or the kata's) rag lambda."""
+    """Runs a recorded run, then colours it with its image's (or the kata's) rag lambda.
+
+    A run whose image is not on this node is `pulling` at once, and `request_pull(image)`
+    starts a pull of it here (at most one per image and node: the puller's lock).
+    """
 
     def __init__(
         self,
@@ -58,18 +80,22 @@ class RunExecutor(_Executor):
         node: str,
         runner: Runner,
         light: TrafficLight,
+        kata: KataSupport,
+        request_pull: Callable[[str], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(store, node)
         self._runner = runner
         self._light = light
+        self._kata = kata
+        self._request_pull = request_pull
         self._clock = clock
 
     def _work(self, job_id: str, request: dict[str, Any]) -> dict[str, Any]:
         started = self._clock()
-        result: dict[str, Any] = dict(
-            self._runner.run(request["image"], request["files"], request["max_seconds"], job_id)
-        )
+        result: dict[str, Any] = dict(self._run(job_id, request))
+        if result["outcome"] == Outcome.PULLING:
+            self._request_pull(request["image"])
         if result["outcome"] == Outcome.COMPLETED:
             verdict = self._light.colour(
                 result["digest"],
@@ -82,6 +108,29 @@ class RunExecutor(_Executor):
             result["outcome"] = verdict.outcome
             result["log"] = "\n".join(line for line in (result["log"], verdict.log) if line)
             result["duration_ms"] = round((self._clock() - started) * 1000)
+        return result
+
+    def _run(self, job_id: str, request: dict[str, Any]) -> RunResult:
+        image, files, seconds = request["image"], request["files"], request["max_seconds"]
+        kata = request.get("kata")
+        if kata is None:
+            return self._runner.run(image, files, seconds, job_id)
+        before = set(self._kata.katas.use(kata, self._node, files))
+        volume = self._kata.volumes.ensure(kata)
+        result = self._runner.run(
+            image, files, seconds, job_id, volume=volume, deleted=sorted(before - set(files))
+        )
+        kib, quota = result["sandbox_kib"], self._kata.quota_kib
+        if kib > quota or result["outcome"] == Outcome.FAULTY:
+            self._kata.volumes.remove(volume)
+            self._kata.katas.forget(kata)
+            why = (
+                f"the kata volume was wiped: it held {kib} KiB after the run, over its quota "
+                f"of {quota} KiB"
+                if kib > quota
+                else "the kata volume was wiped because the run did not complete"
+            )
+            result["log"] = "\n".join(line for line in (result["log"], why) if line)
         return result
 
 

@@ -10,6 +10,7 @@ from app.errors import InvalidRequest
 SANDBOX_UID = 41966
 SANDBOX_GID = 51966
 NAME_COMPONENT_MAX_BYTES = 255
+DELETE_LIST = ".greenbar-delete"  # names to remove from a kata volume; read by the entry script
 
 
 def validate(files: object, settings: Settings) -> dict[str, str]:
@@ -52,6 +53,8 @@ def _check_name(name: str, max_depth: int) -> None:
         raise InvalidRequest(field, "name must be valid UTF-8") from None
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise InvalidRequest(field, "name must not contain NUL or control characters")
+    if name == DELETE_LIST:
+        raise InvalidRequest(field, f"{DELETE_LIST} is a name greenbar reserves")
     parts = name.split("/")
     if any(part in ("", ".", "..") for part in parts):
         raise InvalidRequest(field, "name must not contain empty, '.' or '..' components")

@@ -39,6 +39,7 @@ class Harvest:
     out: dict[str, bytes] = field(default_factory=dict)
     files: dict[str, SandboxFile] = field(default_factory=dict)  # those sent in
     created: dict[str, SandboxFile] = field(default_factory=dict)  # the first others by name
+    started: int | None = None  # the mtime of the entry script's mark, just before the run
     complete: bool = False
 
 
@@ -81,9 +82,13 @@ class Harvester:
         name = member.name
         if name.startswith(OUT_PREFIX):
             result.out[name[len(OUT_PREFIX) :]] = self._read(tar, member).head
+            if name == OUT_PREFIX + "started":
+                result.started = int(member.mtime)
             return
         if not name.startswith(SANDBOX_PREFIX):
             return
+        if result.started is not None and member.mtime < result.started:
+            return  # there before the run (a kata volume): neither created nor changed by it
         relative, found = name[len(SANDBOX_PREFIX) :], self._read(tar, member)
         if relative in self._sent:
             result.files[relative] = found

@@ -3,6 +3,8 @@
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
+from typing import Any
 
 from app.engine import Engine
 from app.errors import ServiceUnavailable
@@ -12,21 +14,30 @@ log = logging.getLogger(__name__)
 
 
 class Heartbeat:
-    """Beats every `interval` seconds until stopped, saying whether Docker answers.
+    """Beats every `interval` seconds until stopped, saying whether Docker answers and which
+    images the node holds.
 
     Args:
         registry: where heartbeats go.
         engine: the node's engine, pinged each beat.
+        inventory: the allowlisted images the node holds, asked each beat.
         worker: the worker's name.
         node: the node's name.
         interval: seconds between beats.
     """
 
     def __init__(
-        self, registry: WorkerRegistry, engine: Engine, worker: str, node: str, interval: float
+        self,
+        registry: WorkerRegistry,
+        engine: Engine,
+        inventory: Callable[[], list[Any]],
+        worker: str,
+        node: str,
+        interval: float,
     ) -> None:
         self._registry = registry
         self._engine = engine
+        self._inventory = inventory
         self._worker = worker
         self._node = node
         self._interval = interval
@@ -45,7 +56,9 @@ class Heartbeat:
     def _loop(self) -> None:
         while not self._stopped.is_set():
             try:
-                self._registry.beat(self._worker, self._node, self._engine.ping())
+                docker_ok = self._engine.ping()
+                images = self._inventory() if docker_ok else []
+                self._registry.beat(self._worker, self._node, docker_ok, images)
             except ServiceUnavailable as error:
                 log.warning("heartbeat failed: %s", error)
             self._stopped.wait(self._interval)

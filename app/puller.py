@@ -92,6 +92,13 @@ class ImagePuller:
             self._cache.source(after)  # read the new image's lambda into the cache now
         return _state("pulled", after, progress.summary(), changed=after != before)
 
+    def current(self, image: str) -> PullState:
+        """The image as this node holds it now: `pulled` with its digest, or `failed`."""
+        digest = self._digest(image)
+        if digest:
+            return _state("pulled", digest)
+        return _state("failed", error=f"{image} is not on this node after another pull of it")
+
     def _digest(self, image: str) -> str:
         try:
             return self._images.held([image])[0]["digest"]

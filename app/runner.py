@@ -4,7 +4,7 @@ import hashlib
 import re
 import socket
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from enum import StrEnum
 from typing import TypedDict
 
@@ -12,7 +12,7 @@ from app import sandbox
 from app.config import Settings
 from app.engine import Engine
 from app.errors import ImageMissing
-from app.files import encoded, tar_of
+from app.files import DELETE_LIST, encoded, tar_of
 from app.harvest import Harvest, Harvester, SandboxFile
 from app.stream import CapExceeded, DeadlinePassed, OutputStream
 from app.text import Text, cleaned
@@ -28,6 +28,7 @@ class Outcome(StrEnum):
     COMPLETED = "completed"
     TIMED_OUT = "timed_out"
     FAULTY = "faulty"
+    PULLING = "pulling"  # the image is not on the node: nothing ran
 
 
 class RunResult(TypedDict):
@@ -42,6 +43,7 @@ class RunResult(TypedDict):
     image: str
     digest: str
     node: str
+    sandbox_kib: int  # what /sandbox held after the run
 
 
 class Runner:
@@ -66,7 +68,16 @@ class Runner:
         self._clock = clock
         self._now = now
 
-    def run(self, image: str, files: Mapping[str, str], max_seconds: int, run_id: str) -> RunResult:
+    def run(
+        self,
+        image: str,
+        files: Mapping[str, str],
+        max_seconds: int,
+        run_id: str,
+        *,
+        volume: str | None = None,
+        deleted: Collection[str] = (),
+    ) -> RunResult:
         """Runs `files`' cyber-dojo.sh in a new container of `image`.
 
         Args:
@@ -74,6 +85,8 @@ class Runner:
             files: validated relative names to text (see `app.files.validate`).
             max_seconds: wall-clock limit from the container's start.
             run_id: names the container; one run id never gets two containers.
+            volume: a kata volume for /sandbox instead of a fresh tmpfs.
+            deleted: names to remove from the volume first (no longer sent by the client).
 
         Returns:
             The result; expected failures (timeout, a missing image) are outcomes, not raises.
@@ -82,21 +95,24 @@ class Runner:
             EngineUnavailable: the Docker engine failed.
         """
         started = self._clock()
-        report = _Report(self._settings, image, started, self._clock)
+        report = _Report(self._settings, image, max_seconds, started, self._clock)
         try:
             report.digest = self._engine.image_id(image)
         except ImageMissing:
-            return report.faulty(f"image {image} is not on node {self._settings.node}")
+            return report.pulling()
         name = sandbox.container_name(run_id)
-        self._engine.create(sandbox.spec(self._settings, report.digest, run_id, max_seconds))
+        spec = sandbox.spec(self._settings, report.digest, run_id, max_seconds, volume)
+        self._engine.create(spec)
+        payload = {**files, DELETE_LIST: "".join(f"{n}\n" for n in deleted)} if deleted else files
         try:
-            return self._feed_and_read(name, files, max_seconds, report)
+            return self._feed_and_read(name, files, tar_of(payload, int(self._now())), report)
         finally:
             self._engine.remove(name)
 
     def _feed_and_read(
-        self, name: str, files: Mapping[str, str], max_seconds: int, report: "_Report"
+        self, name: str, files: Mapping[str, str], payload: bytes, report: "_Report"
     ) -> RunResult:
+        max_seconds = report.max_seconds
         sock = self._engine.attach(name)
         try:
             self._engine.start(name)
@@ -105,17 +121,17 @@ class Runner:
                 sock, deadline, self._settings.read_cap_mib * 1024 * 1024, self._clock
             )
             harvester = Harvester(self._limit, files.keys(), self._settings.created_files_max)
-            self._send(sock, tar_of(files, int(self._now())), deadline)
+            self._send(sock, payload, deadline)
             harvest = harvester.harvest(stream)
         except DeadlinePassed:
-            return report.host_timeout(max_seconds)
+            return report.host_timeout()
         except CapExceeded:
             return report.faulty(f"more than {self._settings.read_cap_mib} MiB came back")
         finally:
             sock.close()  # before any kill: a kill while output is unread can hang for 20 s
         if not harvest.complete:
             return report.faulty(self._unfinished(name, stream))
-        return report.finished(harvest, files, max_seconds)
+        return report.finished(harvest, files)
 
     @property
     def _limit(self) -> int:
@@ -141,10 +157,16 @@ class _Report:
     """Builds the RunResult for one run."""
 
     def __init__(
-        self, settings: Settings, image: str, started: float, clock: Callable[[], float]
+        self,
+        settings: Settings,
+        image: str,
+        max_seconds: int,
+        started: float,
+        clock: Callable[[], float],
     ) -> None:
         self._settings = settings
         self._image = image
+        self.max_seconds = max_seconds
         self._started = started
         self._clock = clock
         self.digest = ""
@@ -163,6 +185,7 @@ class _Report:
             image=self._image,
             digest=self.digest,
             node=self._settings.node,
+            sandbox_kib=0,
         )
         result.update(parts)  # type: ignore[typeddict-item]
         return result
@@ -170,16 +193,23 @@ class _Report:
     def faulty(self, why: str) -> RunResult:
         return self._result(Outcome.FAULTY, -1, [why])
 
-    def host_timeout(self, max_seconds: int) -> RunResult:
-        why = f"timed out: no result within {max_seconds} s; the container was killed, output lost"
+    def pulling(self) -> RunResult:
+        why = (
+            f"image {self._image} is not on node {self._settings.node} yet: nothing ran; "
+            "it is being pulled, try again shortly"
+        )
+        return self._result(Outcome.PULLING, -1, [why])
+
+    def host_timeout(self) -> RunResult:
+        why = f"timed out: no result within {self.max_seconds} s; the container was killed"
         return self._result(Outcome.TIMED_OUT, KILLED_STATUS, [why])
 
-    def finished(self, harvest: Harvest, sent: Mapping[str, str], max_seconds: int) -> RunResult:
+    def finished(self, harvest: Harvest, sent: Mapping[str, str]) -> RunResult:
         limit = self._settings.output_limit_kib * 1024
         log, outcome = [], Outcome.COMPLETED
         if "timed_out" in harvest.out:
             outcome = Outcome.TIMED_OUT
-            log.append(f"timed out: cyber-dojo.sh was killed after {max_seconds} s")
+            log.append(f"timed out: cyber-dojo.sh was killed after {self.max_seconds} s")
         if any(int(n) > 0 for n in OOM_KILLS.findall(harvest.out.get("oom", b""))):
             log.append(
                 f"out of memory: a process was killed for using more than "
@@ -193,6 +223,7 @@ class _Report:
             stderr=cleaned(harvest.out.get("stderr", b""), limit),
             created={n: cleaned(f.head, limit) for n, f in sorted(harvest.created.items())},
             changed=_changed(harvest.files, sent, limit),
+            sandbox_kib=_status(harvest.out.get("usage", b"0").split(b"\t")[0]),
         )
 
 

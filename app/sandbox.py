@@ -19,7 +19,9 @@ def container_name(run_id: str) -> str:
     return f"greenbar-run-{run_id}"
 
 
-def spec(settings: Settings, image_id: str, run_id: str, max_seconds: int) -> dict[str, Any]:
+def spec(
+    settings: Settings, image_id: str, run_id: str, max_seconds: int, volume: str | None = None
+) -> dict[str, Any]:
     """Arguments for `APIClient.create_container` for one run.
 
     Args:
@@ -27,6 +29,7 @@ def spec(settings: Settings, image_id: str, run_id: str, max_seconds: int) -> di
         image_id: the content-addressed id to run, so the digest reported is the one that ran.
         run_id: names and labels the container.
         max_seconds: when the entry script kills cyber-dojo.sh.
+        volume: a kata volume to mount at /sandbox instead of a tmpfs.
     """
     out_cap = settings.output_limit_kib * 1024 + 1  # one more byte says "truncated"
     return {
@@ -39,12 +42,16 @@ def spec(settings: Settings, image_id: str, run_id: str, max_seconds: int) -> di
         "stdin_open": True,
         "network_disabled": settings.network == "none",
         "labels": {LABEL_KIND: "run", LABEL_RUN: run_id, LABEL_NODE: settings.node},
-        "host_config": host_config(settings),
+        "host_config": host_config(settings, volume),
     }
 
 
-def host_config(settings: Settings) -> dict[str, Any]:
+def host_config(settings: Settings, volume: str | None = None) -> dict[str, Any]:
     """The HostConfig keywords: isolation and limits."""
+    sandbox = _tmpfs(settings.sandbox_tmpfs_mib, settings.sandbox_inodes, settings)
+    tmpfs = {"/tmp": _tmpfs(settings.tmp_tmpfs_mib, settings.tmp_inodes, settings)}
+    if volume is None:
+        tmpfs["/sandbox"] = sandbox
     memory = settings.memory_mib * MIB
     security = ["no-new-privileges"] if settings.no_new_privileges else []
     if settings.seccomp_profile:
@@ -60,10 +67,9 @@ def host_config(settings: Settings) -> dict[str, Any]:
         "memswap_limit": memory,  # equal: no swap on top of the memory limit
         "nano_cpus": int(settings.cpus * 1e9),
         "ulimits": _ulimits(settings),
-        "tmpfs": {
-            "/sandbox": _tmpfs(settings.sandbox_tmpfs_mib, settings.sandbox_inodes, settings),
-            "/tmp": _tmpfs(settings.tmp_tmpfs_mib, settings.tmp_inodes, settings),
-        },
+        "tmpfs": tmpfs,
+        # A kata volume, never a host path: no host directory reaches a sandbox.
+        "binds": {volume: {"bind": "/sandbox", "mode": "rw"}} if volume else None,
         "log_config": {"type": "none"},  # json-file would copy every byte printed to host disk
     }
 

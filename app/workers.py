@@ -26,15 +26,34 @@ class WorkerRegistry:
         self._ttl = ttl
         self._now = now
 
-    def beat(self, worker: str, node: str, docker_ok: bool) -> None:
-        """Says `worker` on `node` is alive and whether its Docker engine answers."""
-        info = {"worker": worker, "node": node, "docker": docker_ok, "at": self._now()}
+    def beat(
+        self, worker: str, node: str, docker_ok: bool, images: list[Any] | None = None
+    ) -> None:
+        """Says `worker` on `node` is alive, whether its Docker engine answers, and which
+        allowlisted images the node holds."""
+        info = {
+            "worker": worker,
+            "node": node,
+            "docker": docker_ok,
+            "images": images or [],
+            "at": self._now(),
+        }
         with translated():
             self._redis.set(PREFIX + worker, json.dumps(info), ex=self._ttl)
 
     def forget(self, worker: str) -> None:
         with translated():
             self._redis.delete(PREFIX + worker)
+
+    def nodes(self) -> dict[str, dict[str, Any]]:
+        """Live nodes by name: their workers, whether Docker answers, the images they hold."""
+        found: dict[str, dict[str, Any]] = {}
+        for beat in self.live():
+            node = found.setdefault(beat["node"], {"workers": [], "docker": False, "images": []})
+            node["workers"].append(beat["worker"])
+            node["docker"] = node["docker"] or beat["docker"]
+            node["images"] = beat.get("images") or node["images"]
+        return found
 
     def live(self) -> list[dict[str, Any]]:
         """Every worker whose heartbeat has not expired, by name."""

@@ -91,6 +91,7 @@ def _build_locked(client: docker.DockerClient, name: str) -> str:
             rm=True,
             forcerm=True,
             pull=False,
+            network_mode="none",  # offline by design, and independent of the engine's bridge
         )
     print(f"{tag}: built in {time.monotonic() - started:.1f}s ({digest[:12]})", flush=True)
     if previous and previous.id != image.id:

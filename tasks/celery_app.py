@@ -1,9 +1,11 @@
 """The Celery app factory: every broker and worker setting greenbar relies on."""
 
 from celery import Celery
+from kombu import Queue
 
 from app.config import Settings
-from tasks.queues import ROUTES, RUN_QUEUE
+from tasks.queues import ROUTES, RUN_QUEUE, node_queue
+from tasks.schedule import beat_schedule
 
 # Celery's own limits sit above the longest run: the runner enforces max_seconds itself, and
 # these only catch a worker stuck for another reason.
@@ -17,8 +19,9 @@ def create_celery(settings: Settings) -> Celery:
     Runs travel as ids: the files stay in greenbar's run record in Redis (up to
     files_max_kib each), so broker messages stay small and a run's payload expires with it.
     """
+    modules = ["tasks.runs", "tasks.pulls", "tasks.prunes"]
     celery = Celery(
-        "greenbar", broker=settings.redis_url, backend=settings.redis_url, include=["tasks.runs"]
+        "greenbar", broker=settings.redis_url, backend=settings.redis_url, include=modules
     )
     hard_limit = settings.max_seconds_limit + HARD_LIMIT_MARGIN_SECONDS
     if settings.visibility_timeout_seconds <= hard_limit:
@@ -29,6 +32,9 @@ def create_celery(settings: Settings) -> Celery:
         accept_content=["json"],
         task_routes=ROUTES,
         task_default_queue=RUN_QUEUE,
+        # A worker consumes the run queue and its node's own queue.
+        task_queues=[Queue(RUN_QUEUE), Queue(node_queue(settings.node))],
+        beat_schedule=beat_schedule(settings),
         worker_prefetch_multiplier=1,
         task_acks_late=True,  # a run whose worker dies is redelivered, not lost
         task_reject_on_worker_lost=True,

@@ -2,10 +2,12 @@
 
 import os
 
+from celery import current_app
 from celery.signals import worker_process_init
 
 from app.config import Settings
 from app.context import NodeContext
+from tasks.queues import PULL_TASK, node_queue
 
 _context: NodeContext | None = None
 
@@ -14,8 +16,16 @@ def node_context() -> NodeContext:
     """This process's context, built on first use from the environment."""
     global _context
     if _context is None:
-        _context = NodeContext.create(Settings.from_env(os.environ))
+        _context = NodeContext.create(Settings.from_env(os.environ), _pull_here)
     return _context
+
+
+def _pull_here(image: str) -> None:
+    """Asks this node to pull `image`, unless it is pulling it already."""
+    context = node_context()
+    node = context.settings.node
+    if not context.pulls.is_locked(node, image):
+        current_app.send_task(PULL_TASK, args=[image, None], queue=node_queue(node))
 
 
 @worker_process_init.connect

@@ -1,6 +1,7 @@
 """Entry point for `celery -A tasks.worker worker|beat|flower`.
 
-On start the worker reaps containers a dead worker left behind and starts its heartbeat.
+On start a worker reaps containers a dead worker left behind and starts its heartbeat, which
+also tells which allowlisted images its node holds.
 """
 
 import logging
@@ -27,8 +28,14 @@ def _on_ready(sender: object, **_: object) -> None:
     if reaped:
         log.warning("reaped %d containers left by a dead worker: %s", len(reaped), reaped)
     name = str(getattr(sender, "hostname", context.settings.node))
+    settings = context.settings
     heartbeat = Heartbeat(
-        context.registry, context.engine, name, context.settings.node, HEARTBEAT_SECONDS
+        context.registry,
+        context.engine,
+        lambda: context.images.held(settings.images),
+        name,
+        settings.node,
+        HEARTBEAT_SECONDS,
     )
     heartbeat.start()
     _heartbeats.append(heartbeat)

@@ -47,7 +47,12 @@ def build_variant(docker_client: docker.DockerClient) -> Iterator[Callable[[str 
             steps.append("COPY red_amber_green.py /usr/local/bin/red_amber_green.py")
         context = _context("\n".join(steps) + "\n", source)
         image, _ = docker_client.images.build(
-            fileobj=context, custom_context=True, tag=f"{TEST_REPOSITORY}:latest", rm=True
+            fileobj=context,
+            custom_context=True,
+            tag=f"{TEST_REPOSITORY}:latest",
+            rm=True,
+            forcerm=True,
+            network_mode="none",
         )
         built.append(image.id)
         return str(image.id)

@@ -5,28 +5,30 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from flask import Flask
 
 from app.allowlist import Allowlist
 from app.config import Settings
+from app.katas import KataStore
+from app.pulls import PullStore
 from app.runs import RunStore
 from app.store import connect
 from app.workers import WorkerRegistry
-from web import colours, errors, health, runs
+from web import colours, errors, health, nodes, runs
 from web.services import Services
 
 HEARTBEAT_TTL_SECONDS = 15
+Sender = Callable[[str, list[Any], str | None], None]
 
 
-def create_app(
-    settings: Settings | None = None, enqueue: Callable[[str, str], None] | None = None
-) -> Flask:
+def create_app(settings: Settings | None = None, send: Sender | None = None) -> Flask:
     """The API for `settings` (default: from the environment).
 
     Args:
         settings: the deployment's configuration.
-        enqueue: sends (task name, job id) to the workers; default: through Celery.
+        send: sends (task name, arguments, queue or None) to the workers; default: Celery.
     """
     settings = settings or Settings.from_env(os.environ)
     client = connect(settings.redis_url)
@@ -38,26 +40,30 @@ def create_app(
         colours=RunStore(client, settings.result_ttl_seconds, time.time, "colour"),
         registry=WorkerRegistry(client, HEARTBEAT_TTL_SECONDS, time.time),
         allowlist=Allowlist(settings.images),
-        enqueue=enqueue or _celery_enqueue(settings),
+        katas=KataStore(client, int(settings.kata_unused_hours * 3600 * 2), time.time),
+        pulls=PullStore(client, settings.result_ttl_seconds, time.time),
+        send=send or _celery_sender(settings),
         redis=client,
         sha=_sha(),
     )
     app.register_blueprint(runs.blueprint)
     app.register_blueprint(colours.blueprint)
+    app.register_blueprint(nodes.blueprint)
     app.register_blueprint(health.blueprint)
     errors.register(app)
     return app
 
 
-def _celery_enqueue(settings: Settings) -> Callable[[str, str], None]:
+def _celery_sender(settings: Settings) -> Sender:
     from tasks.celery_app import create_celery
 
     celery = create_celery(settings)
 
-    def enqueue(task: str, job_id: str) -> None:
-        celery.send_task(task, args=[job_id], task_id=job_id)  # routed by tasks.queues.ROUTES
+    def send(task: str, args: list[Any], queue: str | None) -> None:
+        # Without a queue, tasks.queues.ROUTES decides.
+        celery.send_task(task, args=args, **({"queue": queue} if queue else {}))
 
-    return enqueue
+    return send
 
 
 def _sha() -> str:

@@ -5,14 +5,14 @@ import logging
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app.errors import InvalidParameter, InvalidRequest, ServiceUnavailable, UnknownRun
+from app.errors import InvalidParameter, InvalidRequest, ServiceUnavailable, UnknownJob
 
 log = logging.getLogger(__name__)
 
 
 def register(app: Flask) -> None:
     app.register_error_handler(InvalidRequest, _invalid)
-    app.register_error_handler(UnknownRun, _unknown)
+    app.register_error_handler(UnknownJob, _unknown)
     app.register_error_handler(ServiceUnavailable, _unavailable)
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(Exception, _bug)
@@ -27,8 +27,8 @@ def _invalid(error: InvalidRequest) -> tuple[Response, int]:
     return _body(status, str(error), field=error.field, rule=error.rule)
 
 
-def _unknown(error: UnknownRun) -> tuple[Response, int]:
-    return _body(404, f"no run with id {error}")
+def _unknown(error: UnknownJob) -> tuple[Response, int]:
+    return _body(404, str(error))
 
 
 def _unavailable(error: ServiceUnavailable) -> tuple[Response, int]:

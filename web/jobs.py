@@ -1,4 +1,4 @@
-"""What POST /runs and POST /colours share: record, enqueue, optionally wait, answer."""
+"""What POST /runs and POST /colours share: record, send, optionally wait, answer."""
 
 import secrets
 from typing import Any
@@ -12,15 +12,16 @@ from web.services import services
 
 
 def submit(
-    store: RunStore, task: str, job: dict[str, Any], endpoint: str
+    store: RunStore, task: str, job: dict[str, Any], endpoint: str, queue: str | None = None
 ) -> tuple[Response, int, dict[str, str]]:
-    """Records `job`, sends `task` for it, and answers 200 if it ends within ?wait, else 202."""
+    """Records `job`, sends `task` for it (to `queue`, or as routed), and answers 200 if it
+    ends within ?wait, else 202."""
     s = services()
     wait = wait_seconds(request.args, s.settings)
     job_id = secrets.token_hex(16)
     store.enqueue(job_id, job)
     try:
-        s.enqueue(task, job_id)
+        s.send(task, [job_id], queue)
     except Exception as error:  # the broker refused: the record must not say "queued" forever
         store.fail(job_id, f"could not be queued: {error}")
         raise ServiceUnavailable(f"the queue is unavailable: {error}") from error

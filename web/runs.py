@@ -2,7 +2,8 @@
 
 from flask import Blueprint, Response
 
-from tasks.queues import RUN_TASK
+from app.routing import node_for_run
+from tasks.queues import RUN_TASK, node_queue
 from web.jobs import fetch, json_body, submit
 from web.schemas import run_request
 from web.services import services
@@ -14,7 +15,9 @@ blueprint = Blueprint("runs", __name__)
 def create_run() -> tuple[Response, int, dict[str, str]]:
     s = services()
     run = run_request(json_body(), s.settings, s.allowlist)
-    return submit(s.runs, RUN_TASK, run, "runs.get_run")
+    node = node_for_run(run.get("kata"), s.katas, s.registry.nodes())
+    queue = node_queue(node) if node else None
+    return submit(s.runs, RUN_TASK, run, "runs.get_run", queue)
 
 
 @blueprint.get("/runs/<job_id>")

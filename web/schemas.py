@@ -7,8 +7,9 @@ from app.allowlist import Allowlist
 from app.config import Settings
 from app.errors import InvalidParameter, InvalidRequest
 from app.files import validate
+from app.katas import checked_kata
 
-RUN_FIELDS = ("image", "files", "max_seconds", "rag_lambda")
+RUN_FIELDS = ("image", "files", "max_seconds", "rag_lambda", "kata")
 COLOUR_FIELDS = ("image", "stdout", "stderr", "status", "rag_lambda")
 RAG_LAMBDA_MAX_BYTES = 65536
 STATUS_RANGE = (-(2**31), 2**31 - 1)
@@ -26,6 +27,7 @@ def run_request(body: object, settings: Settings, allowlist: Allowlist) -> dict[
         "files": validate(body.get("files"), settings),
         "max_seconds": _max_seconds(body.get("max_seconds"), settings),
         **_rag_lambda(body),
+        **({"kata": checked_kata(body["kata"])} if "kata" in body else {}),
     }
 
 
@@ -51,6 +53,15 @@ def colour_request(body: object, allowlist: Allowlist) -> dict[str, Any]:
         "status": status,
         **_rag_lambda(body),
     }
+
+
+def pull_request(body: object, allowlist: Allowlist) -> str:
+    """The image of a validated pull request.
+
+    Raises:
+        InvalidRequest: naming the field and the rule broken.
+    """
+    return allowlist.check(_object(body, ("image",)).get("image"))
 
 
 def _object(body: object, known: tuple[str, ...]) -> dict[str, Any]:

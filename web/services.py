@@ -2,12 +2,15 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from flask import current_app
 
 from app.allowlist import Allowlist
 from app.config import Settings
+from app.katas import KataStore
+from app.pulls import PullStore
 from app.runs import RunStore
 from app.workers import WorkerRegistry
 
@@ -19,7 +22,9 @@ class Services:
     colours: RunStore
     registry: WorkerRegistry
     allowlist: Allowlist
-    enqueue: Callable[[str, str], None]  # (task name, job id)
+    katas: KataStore
+    pulls: PullStore
+    send: Callable[[str, list[Any], str | None], None]  # (task name, arguments, queue or None)
     redis: redis.Redis
     sha: str
 
