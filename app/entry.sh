@@ -6,10 +6,10 @@
 # RUN: ./cyber-dojo.sh, its stdout and stderr each captured through a FIFO of which only the
 #      first OUT_CAP bytes are kept (the rest is drained and dropped, so a flood neither fills a
 #      disk nor stalls the program), killed with its whole session after MAX_SECONDS.
-# OUT: one tar on stdout holding tmp/.greenbar/out/{started,stdout,stderr,status,timed_out,oom,
-#      usage} and the sandbox/ tree; the host keeps what it wants from it. Files older than
-#      `started` were there before the run (a kata volume) and are not reported as created.
-# Needs only: sh, tar, head, cat, mkfifo, sleep, kill, du and (optionally) setsid.
+# OUT: one tar on stdout holding tmp/.greenbar/out/{before,stdout,stderr,status,timed_out,oom,
+#      usage} and the sandbox/ tree; the host keeps what it wants from it. `before` lists the
+#      files a kata volume held before the run, which the run did not create.
+# Needs only: sh, tar, head, cat, mkfifo, sleep, kill, and (optionally) setsid, find, du.
 
 max_seconds=$1
 out_cap=$2
@@ -17,6 +17,8 @@ g=/tmp/.greenbar
 o=$g/out
 mkdir -p "$o" || exit 90
 cd /sandbox || exit 91
+# Not file times: they are coarse, and busybox's find -newer compares whole seconds.
+find . -type f -print0 >"$o/before" 2>/dev/null || rm -f "$o/before"
 tar -xf - || { echo "greenbar: could not unpack the files" >&2; exit 92; }
 if [ -f .greenbar-delete ]; then
   while IFS= read -r name; do rm -f -- "./$name"; done <.greenbar-delete
@@ -29,7 +31,6 @@ r1=$!
 { head -c "$out_cap" >"$o/stderr"; cat >/dev/null; } <"$g/2" &
 r2=$!
 
-: >"$o/started"
 # A session of its own lets one kill take cyber-dojo.sh and everything it started.
 if command -v setsid >/dev/null 2>&1; then
   setsid sh ./cyber-dojo.sh </dev/null >"$g/1" 2>"$g/2" &

@@ -14,6 +14,7 @@ OUT_PREFIX = "tmp/.greenbar/out/"
 SANDBOX_PREFIX = "sandbox/"
 BINARY_SNIFF_BYTES = 8000  # as git does: a NUL in the first 8000 bytes means binary
 READ_CHUNK = 65536
+BEFORE_LIST_MAX_BYTES = 1024 * 1024
 
 
 class Readable(Protocol):
@@ -39,7 +40,7 @@ class Harvest:
     out: dict[str, bytes] = field(default_factory=dict)
     files: dict[str, SandboxFile] = field(default_factory=dict)  # those sent in
     created: dict[str, SandboxFile] = field(default_factory=dict)  # the first others by name
-    started: int | None = None  # the mtime of the entry script's mark, just before the run
+    before: set[str] = field(default_factory=set)  # files a kata volume held before the run
     complete: bool = False
 
 
@@ -80,30 +81,33 @@ class Harvester:
 
     def _take(self, tar: tarfile.TarFile, member: tarfile.TarInfo, result: Harvest) -> None:
         name = member.name
+        if name == OUT_PREFIX + "before":
+            listed = self._read(tar, member, BEFORE_LIST_MAX_BYTES).head.split(b"\0")
+            result.before = {n.decode("utf-8", "surrogateescape")[2:] for n in listed}  # "./"
+            return
         if name.startswith(OUT_PREFIX):
             result.out[name[len(OUT_PREFIX) :]] = self._read(tar, member).head
-            if name == OUT_PREFIX + "started":
-                result.started = int(member.mtime)
             return
         if not name.startswith(SANDBOX_PREFIX):
             return
-        if result.started is not None and member.mtime < result.started:
-            return  # there before the run (a kata volume): neither created nor changed by it
         relative, found = name[len(SANDBOX_PREFIX) :], self._read(tar, member)
         if relative in self._sent:
             result.files[relative] = found
-        elif found.is_text:
+        elif found.is_text and relative not in result.before:
             result.created[relative] = found
             if len(result.created) > self._created_max:
                 del result.created[max(result.created)]
 
-    def _read(self, tar: tarfile.TarFile, member: tarfile.TarInfo) -> SandboxFile:
+    def _read(
+        self, tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int | None = None
+    ) -> SandboxFile:
+        limit = self._limit if limit is None else limit
         source = tar.extractfile(member)
         assert source is not None  # regular members always have content
         head = bytearray()
         digest = hashlib.sha256()
         while chunk := source.read(READ_CHUNK):
             digest.update(chunk)
-            if len(head) <= self._limit:
-                head += chunk[: self._limit + 1 - len(head)]
+            if len(head) <= limit:
+                head += chunk[: limit + 1 - len(head)]
         return SandboxFile(bytes(head), digest.digest())

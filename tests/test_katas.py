@@ -1,0 +1,141 @@
+"""Kata volumes and pruning, on the real engine, Redis and worker."""
+
+import time
+import uuid
+from typing import Any
+
+import docker
+import pytest
+import redis
+
+from app.engine import Engine
+from app.images import NodeImages
+from app.katas import KataStore, volume_name
+from app.pruner import Pruner
+from app.reaper import Reaper
+from app.volumes import KataVolumes
+from tests.conftest import NODE
+from tests.helpers import run
+
+DAY = 24 * 3600
+
+
+def kata_id() -> str:
+    return f"test-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def kata(docker_client: docker.DockerClient) -> Any:
+    """A fresh kata id; its volume is removed afterwards whatever the test did."""
+    name = kata_id()
+    yield name
+    for _ in range(50):  # the worker removes the run's container just after answering
+        try:
+            docker_client.volumes.get(volume_name(name)).remove()
+            break
+        except docker.errors.NotFound:
+            break
+        except docker.errors.APIError:
+            time.sleep(0.1)
+
+
+def test_a_kata_keeps_build_outputs_between_its_runs_without_reporting_them_again(
+    api: Any, kata: str
+) -> None:
+    first = run(api, {"cyber-dojo.sh": "mkdir -p build && echo made > build/out.txt"}, kata=kata)
+    assert "build/out.txt" in first["created"]
+    second = run(api, {"cyber-dojo.sh": "cat build/out.txt"}, kata=kata)
+    assert second["stdout"]["content"] == "made\n"
+    assert second["created"] == {}, "a file there before the run was not created by it"
+
+
+def test_one_kata_never_sees_another_katas_files(api: Any, kata: str, docker_client: Any) -> None:
+    other = kata_id()
+    try:
+        run(api, {"cyber-dojo.sh": "echo secret > mine.txt"}, kata=kata)
+        seen = run(api, {"cyber-dojo.sh": "ls -a; cat mine.txt"}, kata=other)
+        assert "mine.txt" not in seen["stdout"]["content"]
+        assert "No such file" in seen["stderr"]["content"]
+    finally:
+        docker_client.volumes.get(volume_name(other)).remove(force=True)
+
+
+def test_files_the_client_no_longer_sends_are_deleted_from_the_volume(api: Any, kata: str) -> None:
+    run(api, {"cyber-dojo.sh": "true", "test_old.sh": "old", "keep.sh": "k"}, kata=kata)
+    result = run(api, {"cyber-dojo.sh": "ls", "keep.sh": "k"}, kata=kata)
+    listed = result["stdout"]["content"].split()
+    assert "keep.sh" in listed
+    assert "test_old.sh" not in listed, "correctness never depends on the volume"
+
+
+def test_a_kata_run_reports_changes_to_the_files_it_was_sent(api: Any, kata: str) -> None:
+    files = {"cyber-dojo.sh": "echo more >> notes.txt", "notes.txt": "start\n"}
+    run(api, files, kata=kata)
+    result = run(api, files, kata=kata)
+    assert result["changed"]["notes.txt"]["content"] == "start\nmore\n"
+
+
+def test_a_volume_left_over_its_quota_is_wiped_and_the_log_says_so(api: Any, kata: str) -> None:
+    fill = "dd if=/dev/zero of=a bs=1M count=40 && dd if=/dev/zero of=b bs=1M count=40"
+    result = run(api, {"cyber-dojo.sh": fill}, kata=kata, max_seconds=20)
+    assert result["sandbox_kib"] > 64 * 1024
+    assert "kata volume was wiped" in result["log"]
+    after = run(api, {"cyber-dojo.sh": "ls"}, kata=kata)
+    assert after["stdout"]["content"].split() == ["cyber-dojo.sh"]
+
+
+def test_a_kata_id_that_could_name_a_path_is_refused(api: Any) -> None:
+    for bad in ("../x", "/etc", "a b", "", "x" * 65, 7):
+        body = {"image": "greenbar/busybox-sh", "files": {"cyber-dojo.sh": "true"}, "kata": bad}
+        response = api.post("/runs", json=body)
+        assert response.status_code == 422, bad
+        assert response.get_json()["error"]["field"] == "kata"
+
+
+# Pruning, with time passed in.
+
+
+@pytest.fixture
+def pruner(settings: Any) -> Pruner:
+    engine = Engine.from_env()
+    katas = KataStore(redis.Redis.from_url(settings.redis_url), 7 * DAY)
+    reaper = Reaper(engine, settings.longest_run_seconds)
+    return Pruner(KataVolumes(engine, NODE), katas, reaper, NodeImages(engine), DAY, None)
+
+
+def test_a_kata_volume_unused_for_more_than_a_day_is_pruned_and_a_recent_one_kept(
+    api: Any, kata: str, pruner: Pruner, docker_client: Any
+) -> None:
+    run(api, {"cyber-dojo.sh": "echo x > y"}, kata=kata)
+    assert volume_name(kata) not in pruner.prune(time.time() + 3600)["volumes"]
+    docker_client.volumes.get(volume_name(kata))  # still there
+    report = pruner.prune(time.time() + DAY + 60)
+    assert volume_name(kata) in report["volumes"]
+    with pytest.raises(docker.errors.NotFound):
+        docker_client.volumes.get(volume_name(kata))
+
+
+def test_a_volume_in_use_during_a_prune_survives_it(
+    api: Any, kata: str, pruner: Pruner, docker_client: Any
+) -> None:
+    run(api, {"cyber-dojo.sh": "true"}, kata=kata)
+    holder = docker_client.containers.run(
+        "greenbar/busybox-sh",
+        ["sleep", "30"],
+        detach=True,
+        network_mode="none",
+        volumes={volume_name(kata): {"bind": "/sandbox", "mode": "rw"}},
+        labels={"greenbar.test": "katas"},
+    )
+    try:
+        report = pruner.prune(time.time() + DAY + 60)
+        assert volume_name(kata) in report["volumes_in_use"]
+        docker_client.volumes.get(volume_name(kata))
+    finally:
+        holder.remove(force=True)
+
+
+def test_pruning_keeps_every_image_unless_asked(pruner: Pruner, docker_client: Any) -> None:
+    before = {i.id for i in docker_client.images.list()}
+    assert pruner.prune(time.time())["images"] == []
+    assert {i.id for i in docker_client.images.list()} >= before
