@@ -6,14 +6,15 @@
 # RUN: ./cyber-dojo.sh, its stdout and stderr each captured through a FIFO of which only the
 #      first OUT_CAP bytes are kept (the rest is drained and dropped, so a flood neither fills a
 #      disk nor stalls the program), killed with its whole session after MAX_SECONDS.
-# OUT: one tar on stdout holding tmp/.greenbar/out/{before,stdout,stderr,status,timed_out,oom,
-#      usage} and the sandbox/ tree; the host keeps what it wants from it. `before` lists the
-#      files a kata volume held before the run, which the run did not create.
+# OUT: one tar on stdout holding greenbar/{before,stdout,stderr,status,timed_out,oom,usage} and
+#      the sandbox/ tree; the host keeps what it wants from it. `before` lists the files a kata
+#      volume held before the run, which the run did not create.
+# Capture lives in /greenbar, a tmpfs of its own: a run that fills /tmp cannot starve it.
 # Needs only: sh, tar, head, cat, mkfifo, sleep, kill, and (optionally) setsid, find, du.
 
 max_seconds=$1
 out_cap=$2
-g=/tmp/.greenbar
+g=/greenbar
 o=$g/out
 mkdir -p "$o" || exit 90
 cd /sandbox || exit 91
@@ -31,6 +32,21 @@ r1=$!
 { head -c "$out_cap" >"$o/stderr"; cat >/dev/null; } <"$g/2" &
 r2=$!
 
+# Kills every process but init, this script, its own helpers and theirs: whatever escaped
+# cyber-dojo.sh's session and still holds the capture FIFOs open. Builtins only: no forks.
+sweep() {
+  for d in /proc/[0-9]*; do
+    pid=${d#/proc/}
+    ppid=
+    while read -r key value; do
+      case $key in PPid:) ppid=$value; break ;; esac
+    done <"$d/status" 2>/dev/null
+    case " 1 $$ " in *" $pid "*) continue ;; esac
+    case " $$ $r1 $r2 " in *" $ppid "*) continue ;; esac
+    kill -9 "$pid" 2>/dev/null
+  done
+}
+
 # A session of its own lets one kill take cyber-dojo.sh and everything it started.
 if command -v setsid >/dev/null 2>&1; then
   setsid sh ./cyber-dojo.sh </dev/null >"$g/1" 2>"$g/2" &
@@ -38,18 +54,21 @@ else
   sh ./cyber-dojo.sh </dev/null >"$g/1" 2>"$g/2" &
 fi
 p=$!
-{ sleep "$max_seconds"; : >"$o/timed_out"; kill -9 -"$p" "$p"; } >/dev/null 2>&1 &
+{ sleep "$max_seconds" && : >"$o/timed_out" && kill -9 -"$p" "$p"; } >/dev/null 2>&1 &
 w=$!
 
 wait "$p"
 status=$?
-# Whatever cyber-dojo.sh left running dies now, so the FIFOs reach end of file.
+# Whatever cyber-dojo.sh left running dies now, so the FIFOs reach end of file; anything that
+# left its session is swept a second later if the readers are still waiting.
 kill -9 -"$p" 2>/dev/null
+{ sleep 1; sweep; } >/dev/null 2>&1 &
+s=$!
 wait "$r1" "$r2"
-kill -9 "$w" 2>/dev/null
+kill -9 "$w" "$s" 2>/dev/null
 echo "$status" >"$o/status"
 for f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
   [ -r "$f" ] && cat "$f" >>"$o/oom" 2>/dev/null
 done
 du -sk /sandbox >"$o/usage" 2>/dev/null
-cd / && exec tar -cf - tmp/.greenbar/out sandbox
+cd / && exec tar -cf - greenbar/out sandbox

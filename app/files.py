@@ -1,6 +1,7 @@
 """The learner's files going in: validation of names and sizes, and the tar sent on stdin."""
 
 import io
+import re
 import tarfile
 from collections.abc import Mapping
 
@@ -10,6 +11,7 @@ from app.errors import InvalidRequest
 SANDBOX_UID = 41966
 SANDBOX_GID = 51966
 NAME_COMPONENT_MAX_BYTES = 255
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 DELETE_LIST = ".greenbar-delete"  # names to remove from a kata volume; read by the entry script
 
 
@@ -33,8 +35,11 @@ def validate(files: object, settings: Settings) -> dict[str, str]:
     if len(files) > settings.files_max_count:
         raise InvalidRequest("files", f"at most {settings.files_max_count} files")
     total = 0
+    directories = _directories(files)
     for name, content in files.items():
         _check_name(name, settings.files_max_depth)
+        if name in directories:
+            raise InvalidRequest(f"files[{name}]", "is also the directory of another file")
         if not isinstance(content, str):
             raise InvalidRequest(f"files[{name}]", "content must be a string")
         total += len(encoded(content))
@@ -66,7 +71,7 @@ def _check_name(name: str, max_depth: int) -> None:
 
 def encoded(content: str) -> bytes:
     """A file's bytes as the sandbox sees them (lone surrogates from JSON become U+FFFD)."""
-    return content.encode("utf-8", "replace")
+    return LONE_SURROGATE.sub("\ufffd", content).encode("utf-8")
 
 
 def tar_of(files: Mapping[str, str], mtime: int) -> bytes:

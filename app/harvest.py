@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Protocol
 
-OUT_PREFIX = "tmp/.greenbar/out/"
+OUT_PREFIX = "greenbar/out/"
 SANDBOX_PREFIX = "sandbox/"
 BINARY_SNIFF_BYTES = 8000  # as git does: a NUL in the first 8000 bytes means binary
 READ_CHUNK = 65536
@@ -70,10 +70,13 @@ class Harvester:
         """
         result = Harvest()
         try:
-            with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+            # Names that are not UTF-8 get U+FFFD: a lone surrogate would break strict JSON.
+            with tarfile.open(fileobj=stream, mode="r|", errors="replace") as tar:  # type: ignore[call-overload]
                 for member in tar:
                     if member.isreg():
                         self._take(tar, member, result)
+                    elif member.islnk():
+                        self._take_link(member, result)
         except tarfile.TarError:
             return result
         result.complete = "status" in result.out
@@ -83,14 +86,23 @@ class Harvester:
         name = member.name
         if name == OUT_PREFIX + "before":
             listed = self._read(tar, member, BEFORE_LIST_MAX_BYTES).head.split(b"\0")
-            result.before = {n.decode("utf-8", "surrogateescape")[2:] for n in listed}  # "./"
+            result.before = {n.decode("utf-8", "replace")[2:] for n in listed}  # drop "./"
             return
         if name.startswith(OUT_PREFIX):
             result.out[name[len(OUT_PREFIX) :]] = self._read(tar, member).head
             return
         if not name.startswith(SANDBOX_PREFIX):
             return
-        relative, found = name[len(SANDBOX_PREFIX) :], self._read(tar, member)
+        self._place(name[len(SANDBOX_PREFIX) :], self._read(tar, member), result)
+
+    def _take_link(self, member: tarfile.TarInfo, result: Harvest) -> None:
+        """A second name of a file already read: tar stores a hard-linked file once."""
+        target = member.linkname.removeprefix(SANDBOX_PREFIX)
+        found = result.files.get(target) or result.created.get(target)
+        if found is not None and member.name.startswith(SANDBOX_PREFIX):
+            self._place(member.name[len(SANDBOX_PREFIX) :], found, result)
+
+    def _place(self, relative: str, found: SandboxFile, result: Harvest) -> None:
         if relative in self._sent:
             result.files[relative] = found
         elif found.is_text and relative not in result.before:

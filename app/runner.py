@@ -205,6 +205,9 @@ class _Report:
         return self._result(Outcome.TIMED_OUT, KILLED_STATUS, [why])
 
     def finished(self, harvest: Harvest, sent: Mapping[str, str]) -> RunResult:
+        status = _status(harvest.out["status"])
+        if status is None:
+            return self.faulty("the sandbox wrote no exit status for cyber-dojo.sh")
         limit = self._settings.output_limit_kib * 1024
         log, outcome = [], Outcome.COMPLETED
         if "timed_out" in harvest.out:
@@ -217,13 +220,13 @@ class _Report:
             )
         return self._result(
             outcome,
-            _status(harvest.out["status"]),
+            status,
             log,
             stdout=cleaned(harvest.out.get("stdout", b""), limit),
             stderr=cleaned(harvest.out.get("stderr", b""), limit),
             created={n: cleaned(f.head, limit) for n, f in sorted(harvest.created.items())},
             changed=_changed(harvest.files, sent, limit),
-            sandbox_kib=_status(harvest.out.get("usage", b"0").split(b"\t")[0]),
+            sandbox_kib=_status(harvest.out.get("usage", b"0").split(b"\t")[0]) or 0,
         )
 
 
@@ -237,8 +240,8 @@ def _changed(
     }
 
 
-def _status(raw: bytes) -> int:
+def _status(raw: bytes) -> int | None:
     try:
         return int(raw.strip())
     except ValueError:
-        return -1
+        return None

@@ -12,6 +12,8 @@ MIB = 1024 * 1024
 LABEL_KIND = "greenbar.kind"
 LABEL_RUN = "greenbar.run"
 LABEL_NODE = "greenbar.node"
+CAPTURE_MIB = 4  # 2 x 50 KiB of output, the list of files before the run, a few small files
+CAPTURE_INODES = 64
 
 
 def container_name(run_id: str) -> str:
@@ -49,7 +51,11 @@ def spec(
 def host_config(settings: Settings, volume: str | None = None) -> dict[str, Any]:
     """The HostConfig keywords: isolation and limits."""
     sandbox = _tmpfs(settings.sandbox_tmpfs_mib, settings.sandbox_inodes, settings)
-    tmpfs = {"/tmp": _tmpfs(settings.tmp_tmpfs_mib, settings.tmp_inodes, settings)}
+    tmpfs = {
+        "/tmp": _tmpfs(settings.tmp_tmpfs_mib, settings.tmp_inodes, settings),
+        # The entry script's capture, apart from /tmp so a run filling /tmp cannot starve it.
+        "/greenbar": _tmpfs(CAPTURE_MIB, CAPTURE_INODES, settings).replace("exec,", "noexec,"),
+    }
     if volume is None:
         tmpfs["/sandbox"] = sandbox
     memory = settings.memory_mib * MIB

@@ -1,0 +1,86 @@
+"""The reaper against the real Docker engine: old labelled run containers go, young ones stay."""
+
+import contextlib
+import secrets
+import time
+from collections.abc import Iterator
+
+import docker
+import pytest
+
+from app.engine import Engine, LabelledContainer
+from app.reaper import Reaper
+
+LONGEST_RUN_SECONDS = 50
+
+
+class _ThisTestsContainers(Engine):
+    """The real engine, seeing only the containers this module created.
+
+    Other test sessions and workers may share the engine; a reaper told that it is 1000 s
+    later would otherwise remove their runs while they are in flight.
+    """
+
+    def __init__(self, tag: str) -> None:
+        super().__init__(Engine.from_env().api)
+        self._tag = tag
+
+    def labelled(self, label: str) -> list[LabelledContainer]:
+        return [c for c in super().labelled(label) if c.labels.get("greenbar.test") == self._tag]
+
+
+@pytest.fixture
+def tag() -> str:
+    return f"reaper-{secrets.token_hex(4)}"
+
+
+@pytest.fixture
+def created(docker_client: docker.DockerClient, tag: str) -> Iterator[dict[str, str]]:
+    """Creates (never starts) containers by kind; removes any left at the end."""
+    names: dict[str, str] = {}
+    kinds = {"run": {"greenbar.kind": "run"}, "unkinded": {}}
+    for kind, labels in kinds.items():
+        container = docker_client.containers.create(
+            "greenbar/busybox-sh",
+            ["sh"],
+            name=f"greenbar-test-{tag}-{kind}",
+            labels={**labels, "greenbar.test": tag},
+        )
+        names[kind] = container.name
+    yield names
+    for name in names.values():
+        with contextlib.suppress(docker.errors.NotFound):  # reaped by the test
+            docker_client.containers.get(name).remove(force=True)
+
+
+def _exists(docker_client: docker.DockerClient, name: str) -> bool:
+    try:
+        docker_client.containers.get(name)
+    except docker.errors.NotFound:
+        return False
+    return True
+
+
+def test_a_run_container_older_than_the_longest_run_is_removed(docker_client, tag, created):
+    later = Reaper(_ThisTestsContainers(tag), LONGEST_RUN_SECONDS, now=lambda: time.time() + 1000)
+    assert later.reap() == [created["run"]]
+    assert not _exists(docker_client, created["run"])
+
+
+def test_a_run_container_younger_than_the_longest_run_is_kept(docker_client, tag, created):
+    now = Reaper(_ThisTestsContainers(tag), LONGEST_RUN_SECONDS)
+    assert now.reap() == []
+    assert _exists(docker_client, created["run"])
+
+
+def test_a_container_without_a_greenbar_kind_is_never_reaped(docker_client, tag, created):
+    later = Reaper(_ThisTestsContainers(tag), LONGEST_RUN_SECONDS, now=lambda: time.time() + 1000)
+    assert created["unkinded"] not in later.reap()
+    assert _exists(docker_client, created["unkinded"])
+
+
+def test_reaping_a_container_already_gone_is_fine(docker_client, tag, created):
+    engine = _ThisTestsContainers(tag)
+    docker_client.containers.get(created["run"]).remove(force=True)
+    engine.remove(created["run"])
+    assert not _exists(docker_client, created["run"])
