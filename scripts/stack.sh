@@ -9,6 +9,9 @@ cd "$ROOT"
 
 export GREENBAR_REDIS_URL=${GREENBAR_REDIS_URL:-redis://127.0.0.1:6379/0}
 export GREENBAR_PORT=${GREENBAR_PORT:-4587}
+# The bundled images are built on this machine, not pulled from a registry: scheduled pulls of
+# them could only fail. Set GREENBAR_PULLS_ENABLED=true when the allowlist names registry images.
+export GREENBAR_PULLS_ENABLED=${GREENBAR_PULLS_ENABLED:-false}
 
 stop_processes() {
   local pidfile
