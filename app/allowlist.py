@@ -11,11 +11,20 @@ def normalized(image: str) -> str:
     return image if ":" in last or "@" in last else f"{image}:latest"
 
 
+def repository(image: str) -> str:
+    """`name` of `name:tag` (a registry's port is not a tag)."""
+    name = normalized(image).split("@", 1)[0]
+    return name.rsplit(":", 1)[0]
+
+
 class Allowlist:
-    """Args: images: names (with or without tag) an operator allows."""
+    """Args: images: names an operator allows: `name` (that is, `name:latest`), `name:tag`,
+    or `name:*` for every tag of `name`."""
 
     def __init__(self, images: Iterable[str]) -> None:
-        self._allowed = {normalized(i) for i in images}
+        images = list(images)
+        self._any_tag = {i[:-2] for i in images if i.endswith(":*")}
+        self._allowed = {normalized(i) for i in images if not i.endswith(":*")}
         self._shown = ", ".join(sorted(images))
 
     def check(self, image: object) -> str:
@@ -26,6 +35,7 @@ class Allowlist:
         """
         if not isinstance(image, str) or not image:
             raise ImageNotAllowed("image", "must be a non-empty string")
-        if normalized(image) not in self._allowed:
+        allowed = normalized(image) in self._allowed or repository(image) in self._any_tag
+        if not allowed:
             raise ImageNotAllowed("image", f"must be one of the allowed images: {self._shown}")
         return image

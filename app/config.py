@@ -37,6 +37,8 @@ class Settings:
     rag_lambda_seconds: float = 1.0
     rag_cache_ttl_seconds: int = 604800
     rag_missing_ttl_seconds: int = 60
+    # The tracks this worker serves; empty: a generic worker, which serves any run.
+    tracks: tuple[str, ...] = ()
     # Nodes, pulls, kata volumes and pruning.
     pulls_enabled: bool = True
     pull_interval_minutes: float = 15

@@ -22,6 +22,7 @@ from app.reaper import Reaper
 from app.runner import Runner
 from app.runs import RunStore
 from app.store import connect
+from app.tracks import TrackStore
 from app.traffic_light import TrafficLight
 from app.volumes import KataVolumes
 from app.workers import WorkerRegistry
@@ -45,6 +46,7 @@ class NodeContext:
     node_pulls: NodePulls
     pruner: Pruner
     periodic: OncePerPeriod
+    tracks: TrackStore
     registry: WorkerRegistry
     reaper: Reaper
 
@@ -82,6 +84,7 @@ class NodeContext:
             node_pulls=NodePulls(ImagePuller(images, cache, settings.pulls_enabled), pulls, node),
             pruner=Pruner(volumes, katas, reaper, images, settings.kata_unused_hours * 3600, keep),
             periodic=OncePerPeriod(client),
+            tracks=TrackStore(client, time.time),
             registry=WorkerRegistry(client, 3 * HEARTBEAT_SECONDS, time.time),
             reaper=reaper,
         )

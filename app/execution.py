@@ -27,8 +27,8 @@ class _Executor:
         self._store = store
         self._node = node
 
-    def execute(self, job_id: str) -> dict[str, Any]:
-        """Does `job_id` and records its result.
+    def execute(self, job_id: str, worker: str = "") -> dict[str, Any]:
+        """Does `job_id` and records its result, naming the `worker` that did it.
 
         Returns:
             A short summary: id, state and outcome (the full result is in the store).
@@ -45,6 +45,7 @@ class _Executor:
         except BaseException as error:  # a bug, a time limit, a shutdown: still say so
             self._store.fail(job_id, f"internal error: {type(error).__name__}: {error}")
             raise
+        result["worker"] = worker
         self._store.finish(job_id, result)
         return {"id": job_id, "state": "done", "outcome": result["outcome"]}
 
@@ -94,6 +95,7 @@ class RunExecutor(_Executor):
     def _work(self, job_id: str, request: dict[str, Any]) -> dict[str, Any]:
         started = self._clock()
         result: dict[str, Any] = dict(self._run(job_id, request))
+        result.update({k: request[k] for k in ("track", "version") if k in request})
         if result["outcome"] == Outcome.PULLING:
             self._request_pull(request["image"])
         if result["outcome"] == Outcome.COMPLETED:

@@ -20,10 +20,11 @@ class Heartbeat:
     Args:
         registry: where heartbeats go.
         engine: the node's engine, pinged each beat.
-        inventory: the allowlisted images the node holds, asked each beat.
+        inventory: the allowed images the node holds, asked each beat.
         worker: the worker's name.
         node: the node's name.
         interval: seconds between beats.
+        tracks: the tracks the worker serves; none: a generic worker.
     """
 
     def __init__(
@@ -34,7 +35,9 @@ class Heartbeat:
         worker: str,
         node: str,
         interval: float,
+        tracks: tuple[str, ...] = (),
     ) -> None:
+        self._tracks = tracks
         self._registry = registry
         self._engine = engine
         self._inventory = inventory
@@ -58,7 +61,7 @@ class Heartbeat:
             try:
                 docker_ok = self._engine.ping()
                 images = self._inventory() if docker_ok else []
-                self._registry.beat(self._worker, self._node, docker_ok, images)
+                self._registry.beat(self._worker, self._node, docker_ok, images, self._tracks)
             except ServiceUnavailable as error:
                 log.warning("heartbeat failed: %s", error)
             self._stopped.wait(self._interval)

@@ -2,7 +2,7 @@
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
@@ -27,15 +27,21 @@ class WorkerRegistry:
         self._now = now
 
     def beat(
-        self, worker: str, node: str, docker_ok: bool, images: list[Any] | None = None
+        self,
+        worker: str,
+        node: str,
+        docker_ok: bool,
+        images: list[Any] | None = None,
+        tracks: Iterable[str] = (),
     ) -> None:
-        """Says `worker` on `node` is alive, whether its Docker engine answers, and which
-        allowlisted images the node holds."""
+        """Says `worker` on `node` is alive, whether its Docker engine answers, which
+        allowed images the node holds, and which tracks the worker serves (none: any run)."""
         info = {
             "worker": worker,
             "node": node,
             "docker": docker_ok,
             "images": images or [],
+            "tracks": list(tracks),
             "at": self._now(),
         }
         with translated():

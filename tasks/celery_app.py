@@ -4,7 +4,7 @@ from celery import Celery
 from kombu import Queue
 
 from app.config import Settings
-from tasks.queues import ROUTES, RUN_QUEUE, node_queue
+from tasks.queues import ROUTES, RUN_QUEUE, worker_queues
 from tasks.schedule import beat_schedule
 
 # Celery's own limits sit above the longest run: the runner enforces max_seconds itself, and
@@ -32,8 +32,7 @@ def create_celery(settings: Settings) -> Celery:
         accept_content=["json"],
         task_routes=ROUTES,
         task_default_queue=RUN_QUEUE,
-        # A worker consumes the run queue and its node's own queue.
-        task_queues=[Queue(RUN_QUEUE), Queue(node_queue(settings.node))],
+        task_queues=[Queue(q) for q in worker_queues(settings.node, settings.tracks)],
         beat_schedule=beat_schedule(settings),
         worker_prefetch_multiplier=1,
         task_acks_late=True,  # a run whose worker dies is redelivered, not lost

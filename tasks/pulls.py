@@ -5,6 +5,7 @@ from typing import Any
 
 from celery import current_app, shared_task
 
+from app.tracks import to_prepull
 from tasks.node import node_context
 from tasks.queues import PULL_TASK, SCHEDULE_PULLS_TASK, node_queue
 
@@ -24,7 +25,8 @@ def schedule_pulls() -> dict[str, Any]:
         return {"state": "disabled", "message": "pulls are disabled (GREENBAR_PULLS_ENABLED)"}
     if not context.periodic.claim("pulls", settings.pull_interval_minutes * 60):
         return {"state": "skipped", "message": "another beat sent this period's pulls"}
-    return {"state": "sent", "pulls": send_pulls(settings.images, context.registry.nodes())}
+    images = to_prepull(settings.images, (), context.tracks)  # the allowlist's and every track's
+    return {"state": "sent", "pulls": send_pulls(images, context.registry.nodes())}
 
 
 def send_pulls(images: Any, nodes: Any) -> dict[str, str]:

@@ -1,7 +1,8 @@
 """Entry point for `celery -A tasks.worker worker|beat|flower`.
 
-On start a worker reaps containers a dead worker left behind and starts its heartbeat, which
-also tells which allowlisted images its node holds.
+On start a worker reaps containers a dead worker left behind, starts its heartbeat (which also
+tells which allowed images its node holds and which tracks it serves), and asks its node to
+pull the images it will need: a scoped worker only its tracks' live images.
 """
 
 import logging
@@ -12,8 +13,10 @@ from celery.signals import worker_ready, worker_shutdown
 from app.config import Settings
 from app.context import HEARTBEAT_SECONDS
 from app.heartbeat import Heartbeat
+from app.tracks import concrete, to_prepull
 from tasks.celery_app import create_celery
 from tasks.node import node_context
+from tasks.queues import PULL_TASK, node_queue
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +35,17 @@ def _on_ready(sender: object, **_: object) -> None:
     heartbeat = Heartbeat(
         context.registry,
         context.engine,
-        lambda: context.images.held(settings.images),
+        lambda: context.images.held([*concrete(settings.images), *context.tracks.images()]),
         name,
         settings.node,
         HEARTBEAT_SECONDS,
+        settings.tracks,
     )
     heartbeat.start()
     _heartbeats.append(heartbeat)
+    if settings.pulls_enabled:
+        for image in to_prepull(settings.images, settings.tracks, context.tracks):
+            celery.send_task(PULL_TASK, args=[image, None], queue=node_queue(settings.node))
 
 
 @worker_shutdown.connect

@@ -15,8 +15,9 @@ from app.katas import KataStore
 from app.pulls import PullStore
 from app.runs import RunStore
 from app.store import connect
+from app.tracks import TrackStore
 from app.workers import WorkerRegistry
-from web import colours, errors, health, nodes, runs
+from web import colours, errors, health, nodes, runs, tracks
 from web.services import Services
 
 HEARTBEAT_TTL_SECONDS = 15
@@ -42,6 +43,7 @@ def create_app(settings: Settings | None = None, send: Sender | None = None) -> 
         allowlist=Allowlist(settings.images),
         katas=KataStore(client, int(settings.kata_unused_hours * 3600 * 2), time.time),
         pulls=PullStore(client, settings.result_ttl_seconds, time.time),
+        tracks=TrackStore(client, time.time),
         send=send or _celery_sender(settings),
         redis=client,
         sha=_sha(),
@@ -49,6 +51,7 @@ def create_app(settings: Settings | None = None, send: Sender | None = None) -> 
     app.register_blueprint(runs.blueprint)
     app.register_blueprint(colours.blueprint)
     app.register_blueprint(nodes.blueprint)
+    app.register_blueprint(tracks.blueprint)
     app.register_blueprint(health.blueprint)
     errors.register(app)
     return app

@@ -1,6 +1,7 @@
 """GET /nodes, POST /pulls and GET /pulls/<id>."""
 
 import secrets
+from typing import Any
 
 from flask import Blueprint, Response, jsonify, url_for
 
@@ -22,11 +23,23 @@ def list_nodes() -> Response:
 @blueprint.post("/pulls")
 def create_pull() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
     """Sends one pull of an allowlisted image to every live node."""
+    pull = start_pull(pull_request(json_body(), services().allowlist))
+    if pull["state"] == "disabled":
+        return jsonify(pull), 200
+    return jsonify(pull), 202, {"Location": url_for("nodes.get_pull", pull_id=pull["id"])}
+
+
+def start_pull(image: str) -> dict[str, Any]:
+    """Sends a pull of `image` to every live node; returns the pull's record, or a
+    `disabled` state when pulls are disabled.
+
+    Raises:
+        ServiceUnavailable: no node is live.
+    """
     s = services()
-    image = pull_request(json_body(), s.allowlist)
     if not s.settings.pulls_enabled:
         said = "pulls are disabled on this deployment (GREENBAR_PULLS_ENABLED=false)"
-        return jsonify({"image": image, "state": "disabled", "message": said}), 200
+        return {"image": image, "state": "disabled", "message": said}
     nodes = sorted(s.registry.nodes())
     if not nodes:
         raise ServiceUnavailable("no live node to pull onto")
@@ -34,8 +47,7 @@ def create_pull() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]
     s.pulls.create(pull_id, image, nodes)
     for node in nodes:
         s.send(PULL_TASK, [image, pull_id], node_queue(node))
-    location = url_for("nodes.get_pull", pull_id=pull_id)
-    return jsonify(s.pulls.get(pull_id)), 202, {"Location": location}
+    return {**s.pulls.get(pull_id), "state": "pulling"}
 
 
 @blueprint.get("/pulls/<pull_id>")

@@ -1,5 +1,6 @@
 """Request validation: every rule names its field."""
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -8,27 +9,48 @@ from app.config import Settings
 from app.errors import InvalidParameter, InvalidRequest
 from app.files import validate
 from app.katas import checked_kata
+from app.tracks import TrackStore, checked_slug
 
-RUN_FIELDS = ("image", "files", "max_seconds", "rag_lambda", "kata")
+RUN_FIELDS = ("image", "track", "version", "files", "max_seconds", "rag_lambda", "kata")
+VERSION = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # a Docker tag
 COLOUR_FIELDS = ("image", "stdout", "stderr", "status", "rag_lambda")
 RAG_LAMBDA_MAX_BYTES = 65536
 STATUS_RANGE = (-(2**31), 2**31 - 1)
 
 
-def run_request(body: object, settings: Settings, allowlist: Allowlist) -> dict[str, Any]:
-    """A validated run request: image, files, max_seconds and optionally rag_lambda.
+def run_request(
+    body: object, settings: Settings, allowlist: Allowlist, tracks: TrackStore
+) -> dict[str, Any]:
+    """A validated run request: image (named, or a track's version), files, max_seconds and
+    optionally rag_lambda and kata.
 
     Raises:
         InvalidRequest: naming the field and the rule broken.
     """
     body = _object(body, RUN_FIELDS)
     return {
-        "image": allowlist.check(body.get("image")),
+        **_image_or_track(body, allowlist, tracks),
         "files": validate(body.get("files"), settings),
         "max_seconds": _max_seconds(body.get("max_seconds"), settings),
         **_rag_lambda(body),
         **({"kata": checked_kata(body["kata"])} if "kata" in body else {}),
     }
+
+
+def _image_or_track(
+    body: dict[str, Any], allowlist: Allowlist, tracks: TrackStore
+) -> dict[str, str]:
+    if ("image" in body) == ("track" in body):
+        raise InvalidRequest("image", "name either an image or a track, not both")
+    if "track" not in body:
+        if "version" in body:
+            raise InvalidRequest("version", "may only pin a version of a track")
+        return {"image": allowlist.check(body["image"])}
+    track, version = checked_slug(body["track"]), body.get("version")
+    if version is not None and not (isinstance(version, str) and VERSION.match(version)):
+        raise InvalidRequest("version", "must be an image tag")
+    pinned = {"version": version} if version is not None else {}
+    return {"image": allowlist.check(tracks.resolve(track, version)), "track": track, **pinned}
 
 
 def colour_request(body: object, allowlist: Allowlist) -> dict[str, Any]:

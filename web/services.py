@@ -12,6 +12,7 @@ from app.config import Settings
 from app.katas import KataStore
 from app.pulls import PullStore
 from app.runs import RunStore
+from app.tracks import TrackStore
 from app.workers import WorkerRegistry
 
 
@@ -23,6 +24,7 @@ class Services:
     registry: WorkerRegistry
     allowlist: Allowlist
     katas: KataStore
+    tracks: TrackStore
     pulls: PullStore
     send: Callable[[str, list[Any], str | None], None]  # (task name, arguments, queue or None)
     redis: redis.Redis
