@@ -37,6 +37,11 @@ class Settings:
     rag_lambda_seconds: float = 1.0
     rag_cache_ttl_seconds: int = 604800
     rag_missing_ttl_seconds: int = 60
+    # The API: bearer tokens (none: open), and the most runs a queue may hold waiting.
+    client_tokens: tuple[str, ...] = ()
+    admin_tokens: tuple[str, ...] = ()
+    queue_max_waiting: int = 200
+    retry_after_seconds: int = 5
     # The tracks this worker serves; empty: a generic worker, which serves any run.
     tracks: tuple[str, ...] = ()
     # Nodes, pulls, kata volumes and pruning.

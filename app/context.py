@@ -11,6 +11,7 @@ from app.engine import Engine
 from app.execution import ColourExecutor, KataSupport, RunExecutor
 from app.images import NodeImages
 from app.katas import KataStore
+from app.metrics import Metrics
 from app.periodic import OncePerPeriod
 from app.pruner import Pruner
 from app.pull_jobs import NodePulls
@@ -54,21 +55,26 @@ class NodeContext:
     def create(cls, settings: Settings, request_pull: Callable[[str], None]) -> "NodeContext":
         """Wires a node from `settings`; `request_pull(image)` asks this node to pull."""
         engine, client = Engine.from_env(), connect(settings.redis_url)
+        metrics = Metrics(client)
         runner = Runner(engine, settings, time.monotonic, time.time)
         cache = RagCache(
-            client, engine, settings.rag_cache_ttl_seconds, settings.rag_missing_ttl_seconds
+            client,
+            engine,
+            settings.rag_cache_ttl_seconds,
+            settings.rag_missing_ttl_seconds,
+            time.monotonic,
+            metrics,
         )
-        light = TrafficLight(
-            cache, SandboxedLambda(runner, settings.rag_lambda_seconds), settings.rag_lambda_seconds
-        )
+        limit = settings.rag_lambda_seconds
+        light = TrafficLight(cache, SandboxedLambda(runner, limit), limit)
         node, ttl = settings.node, settings.result_ttl_seconds
         katas = KataStore(client, int(settings.kata_unused_hours * 3600 * 2), time.time)
         volumes = KataVolumes(engine, node)
         kata = KataSupport(katas, volumes, settings.kata_quota_mib * 1024)
-        images = NodeImages(engine)
+        images, pulls = NodeImages(engine), PullStore(client, ttl, time.time)
         reaper = Reaper(engine, settings.longest_run_seconds, time.time)
         keep = settings.images if settings.prune_images else None
-        pulls = PullStore(client, ttl, time.time)
+        puller = ImagePuller(images, cache, settings.pulls_enabled)
         return cls(
             settings=settings,
             engine=engine,
@@ -76,12 +82,15 @@ class NodeContext:
             runner=runner,
             rag_cache=cache,
             runs=RunExecutor(
-                RunStore(client, ttl, time.time, "run"), node, runner, light, kata, request_pull
+                RunStore(client, ttl, time.time, "run"),
+                *(node, metrics, runner, light, kata, request_pull),
             ),
-            colours=ColourExecutor(RunStore(client, ttl, time.time, "colour"), node, engine, light),
+            colours=ColourExecutor(
+                RunStore(client, ttl, time.time, "colour"), node, metrics, engine, light
+            ),
             images=images,
             pulls=pulls,
-            node_pulls=NodePulls(ImagePuller(images, cache, settings.pulls_enabled), pulls, node),
+            node_pulls=NodePulls(puller, pulls, node, metrics),
             pruner=Pruner(volumes, katas, reaper, images, settings.kata_unused_hours * 3600, keep),
             periodic=OncePerPeriod(client),
             tracks=TrackStore(client, time.time),

@@ -26,6 +26,22 @@ class ImageNotAllowed(InvalidRequest):
     """The image is not on the operator's allowlist."""
 
 
+class Unauthorized(GreenbarError):
+    """No valid credentials came with a request that needs them."""
+
+
+class Forbidden(GreenbarError):
+    """The credentials are valid but do not allow this."""
+
+
+class Busy(GreenbarError):
+    """Too many runs are waiting already; try again after `retry_after` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class UnknownJob(GreenbarError):
     """No job (run, colour, pull) with this id was ever created, or its record has expired."""
 

@@ -1,5 +1,6 @@
 """Carrying out recorded jobs on this node: the worker's side of a run's or a colour's life."""
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -8,10 +9,14 @@ from typing import Any
 from app.engine import Engine
 from app.errors import EngineUnavailable, ImageMissing
 from app.katas import KataStore
+from app.logs import event
+from app.metrics import Metrics
 from app.runner import Outcome, Runner, RunResult
 from app.runs import RunStore
 from app.traffic_light import TrafficLight
 from app.volumes import KataVolumes
+
+log = logging.getLogger(__name__)
 
 
 class _Executor:
@@ -23,9 +28,12 @@ class _Executor:
         node: this node's name, recorded on the job.
     """
 
-    def __init__(self, store: RunStore, node: str) -> None:
+    kind = "job"
+
+    def __init__(self, store: RunStore, node: str, metrics: Metrics) -> None:
         self._store = store
         self._node = node
+        self._metrics = metrics
 
     def execute(self, job_id: str, worker: str = "") -> dict[str, Any]:
         """Does `job_id` and records its result, naming the `worker` that did it.
@@ -37,17 +45,31 @@ class _Executor:
         if request is None:
             return {"id": job_id, "state": "gone", "outcome": None}
         self._store.start(job_id, self._node)
+        said = {f"{self.kind}_id": job_id, "image": request["image"], "node": self._node}
+        event(log, f"{self.kind}.started", **said, worker=worker)
         try:
             result = self._work(job_id, request)
         except EngineUnavailable as error:
-            self._store.fail(job_id, str(error))
+            self._fail(job_id, str(error), said)
             return {"id": job_id, "state": "error", "outcome": None}
         except BaseException as error:  # a bug, a time limit, a shutdown: still say so
-            self._store.fail(job_id, f"internal error: {type(error).__name__}: {error}")
+            self._fail(job_id, f"internal error: {type(error).__name__}: {error}", said)
             raise
+        finally:
+            self._metrics.flush()
         result["worker"] = worker
         self._store.finish(job_id, result)
-        return {"id": job_id, "state": "done", "outcome": result["outcome"]}
+        outcome, duration = result["outcome"], result.get("duration_ms")
+        event(log, f"{self.kind}.finished", **said, outcome=outcome, duration_ms=duration)
+        return {"id": job_id, "state": "done", "outcome": outcome}
+
+    def _fail(self, job_id: str, reason: str, said: dict[str, str]) -> None:
+        self._store.fail(job_id, reason)
+        self._count("error", None)
+        event(log, f"{self.kind}.error", **said, reason=reason)
+
+    def _count(self, outcome: str, duration_ms: int | None) -> None:
+        """Counts a finished job; runs are counted, colours are not."""
 
     def _work(self, job_id: str, request: dict[str, Any]) -> dict[str, Any]:
         raise NotImplementedError
@@ -75,17 +97,20 @@ class RunExecutor(_Executor):
     starts a pull of it here (at most one per image and node: the puller's lock).
     """
 
+    kind = "run"
+
     def __init__(
         self,
         store: RunStore,
         node: str,
+        metrics: Metrics,
         runner: Runner,
         light: TrafficLight,
         kata: KataSupport,
         request_pull: Callable[[str], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(store, node)
+        super().__init__(store, node, metrics)
         self._runner = runner
         self._light = light
         self._kata = kata
@@ -110,7 +135,13 @@ class RunExecutor(_Executor):
             result["outcome"] = verdict.outcome
             result["log"] = "\n".join(line for line in (result["log"], verdict.log) if line)
             result["duration_ms"] = round((self._clock() - started) * 1000)
+        self._count(result["outcome"], result["duration_ms"])
         return result
+
+    def _count(self, outcome: str, duration_ms: int | None) -> None:
+        self._metrics.count("runs_total", outcome=outcome)
+        if duration_ms is not None:
+            self._metrics.observe_run_seconds(duration_ms / 1000)
 
     def _run(self, job_id: str, request: dict[str, Any]) -> RunResult:
         image, files, seconds = request["image"], request["files"], request["max_seconds"]
@@ -139,15 +170,18 @@ class RunExecutor(_Executor):
 class ColourExecutor(_Executor):
     """Colours recorded outputs with an image's (or a given) rag lambda."""
 
+    kind = "colour"
+
     def __init__(
         self,
         store: RunStore,
         node: str,
+        metrics: Metrics,
         engine: Engine,
         light: TrafficLight,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(store, node)
+        super().__init__(store, node, metrics)
         self._engine = engine
         self._light = light
         self._clock = clock

@@ -1,12 +1,16 @@
 """A pull job on this node: one pull per image and node at a time, its state recorded."""
 
+import logging
 import time
 from collections.abc import Callable
 
+from app.logs import event
+from app.metrics import Metrics
 from app.puller import ImagePuller, PullState
 from app.pulls import LOCK_SECONDS, PullStore
 
 WAIT_POLL_SECONDS = 0.5
+log = logging.getLogger(__name__)
 
 
 class NodePulls:
@@ -22,8 +26,10 @@ class NodePulls:
         puller: ImagePuller,
         pulls: PullStore,
         node: str,
+        metrics: Metrics,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._metrics = metrics
         self._puller = puller
         self._pulls = pulls
         self._node = node
@@ -48,6 +54,9 @@ class NodePulls:
         else:
             state = self._await_other_pull(image)
         report(state)
+        event(log, "pull.finished", image=image, node=self._node, pull_id=pull_id, **state)
+        self._metrics.count("pulls_total", state=state["state"])
+        self._metrics.flush()
         return state
 
     def _await_other_pull(self, image: str) -> PullState:

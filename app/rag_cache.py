@@ -16,6 +16,7 @@ from collections.abc import Callable
 import redis
 
 from app.engine import Engine
+from app.metrics import Metrics
 from app.rag_lambda import RagLambda
 from app.sandbox import LABEL_KIND
 from app.store import translated
@@ -48,7 +49,9 @@ class RagCache:
         ttl: int,
         missing_ttl: int,
         clock: Callable[[], float] = time.monotonic,
+        metrics: Metrics | None = None,
     ) -> None:
+        self._metrics = metrics
         self._redis = client
         self._engine = engine
         self._ttl = ttl
@@ -61,6 +64,7 @@ class RagCache:
         cached = self._memory.get(digest)
         now = self._clock()
         if cached is not None and now < cached[1]:
+            self._counted("hit")
             return cached[0]
         source = self.source(digest)
         found = None if source is None else RagLambda.compile(source)
@@ -81,6 +85,8 @@ class RagCache:
                     self._redis.delete(f"{key}:reading")
             elif raw is None:
                 raw = self._await_reader(digest)
+            else:
+                self._counted("hit")
         return None if raw == MISSING else raw.decode("utf-8", "replace")
 
     def store(self, digest: str, source: bytes | None) -> None:
@@ -95,7 +101,12 @@ class RagCache:
         with translated():
             return int(self._redis.hget(READS, digest) or 0)
 
+    def _counted(self, result: str) -> None:
+        if self._metrics is not None:
+            self._metrics.count("rag_cache_total", result=result)
+
     def _read_into_cache(self, digest: str) -> bytes:
+        self._counted("miss")
         source = self._engine.read_file(digest, RAG_PATH, {LABEL_KIND: "rag-reader"})
         with translated():
             self._redis.hincrby(READS, digest, 1)

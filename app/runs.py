@@ -46,10 +46,10 @@ class RunStore:
         self._redis = client
         self._ttl = ttl
         self._now = now
-        self._kind = kind
+        self.kind = kind
 
     def _key(self, run_id: str, part: str = "") -> str:
-        return f"greenbar:{self._kind}:{run_id}{part}"
+        return f"greenbar:{self.kind}:{run_id}{part}"
 
     def enqueue(self, run_id: str, request: dict[str, Any]) -> None:
         """Records a new run as queued, with the request a worker will need."""
@@ -101,7 +101,7 @@ class RunStore:
         with translated():
             raw = self._redis.hgetall(self._key(run_id))
         if not raw:
-            raise UnknownJob(self._kind, run_id)
+            raise UnknownJob(self.kind, run_id)
         fields = {k.decode(): v.decode() for k, v in raw.items()}
         view: dict[str, Any] = {"id": run_id, "state": fields["state"], "image": fields["image"]}
         if "node" in fields:

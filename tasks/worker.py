@@ -8,8 +8,9 @@ pull the images it will need: a scoped worker only its tracks' live images.
 import logging
 import os
 
-from celery.signals import worker_ready, worker_shutdown
+from celery.signals import setup_logging, worker_ready, worker_shutdown
 
+from app import logs
 from app.config import Settings
 from app.context import HEARTBEAT_SECONDS
 from app.heartbeat import Heartbeat
@@ -22,6 +23,12 @@ log = logging.getLogger(__name__)
 
 celery = create_celery(Settings.from_env(os.environ))
 _heartbeats: list[Heartbeat] = []
+
+
+@setup_logging.connect
+def _json_logs(loglevel: str | int | None = None, **_: object) -> None:
+    # Connected, this replaces Celery's own logging set-up: its lines become JSON too.
+    logs.configure(loglevel or "INFO")
 
 
 @worker_ready.connect

@@ -9,15 +9,18 @@ from typing import Any
 
 from flask import Flask
 
+from app import logs
 from app.allowlist import Allowlist
 from app.config import Settings
 from app.katas import KataStore
+from app.metrics import Metrics
 from app.pulls import PullStore
+from app.queue_depth import QueueDepth
 from app.runs import RunStore
 from app.store import connect
 from app.tracks import TrackStore
 from app.workers import WorkerRegistry
-from web import colours, errors, health, nodes, runs, tracks
+from web import colours, errors, health, metrics, nodes, runs, tracks
 from web.services import Services
 
 HEARTBEAT_TTL_SECONDS = 15
@@ -32,6 +35,7 @@ def create_app(settings: Settings | None = None, send: Sender | None = None) -> 
         send: sends (task name, arguments, queue or None) to the workers; default: Celery.
     """
     settings = settings or Settings.from_env(os.environ)
+    logs.configure()
     client = connect(settings.redis_url)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.request_max_kib * 1024
@@ -44,6 +48,8 @@ def create_app(settings: Settings | None = None, send: Sender | None = None) -> 
         katas=KataStore(client, int(settings.kata_unused_hours * 3600 * 2), time.time),
         pulls=PullStore(client, settings.result_ttl_seconds, time.time),
         tracks=TrackStore(client, time.time),
+        depth=QueueDepth(client),
+        metrics=Metrics(client),
         send=send or _celery_sender(settings),
         redis=client,
         sha=_sha(),
@@ -52,6 +58,7 @@ def create_app(settings: Settings | None = None, send: Sender | None = None) -> 
     app.register_blueprint(colours.blueprint)
     app.register_blueprint(nodes.blueprint)
     app.register_blueprint(tracks.blueprint)
+    app.register_blueprint(metrics.blueprint)
     app.register_blueprint(health.blueprint)
     errors.register(app)
     return app

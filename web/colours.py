@@ -3,6 +3,7 @@
 from flask import Blueprint, Response
 
 from tasks.queues import COLOUR_TASK
+from web.auth import requires
 from web.jobs import fetch, json_body, submit
 from web.schemas import colour_request
 from web.services import services
@@ -11,6 +12,7 @@ blueprint = Blueprint("colours", __name__)
 
 
 @blueprint.post("/colours")
+@requires("client")
 def create_colour() -> tuple[Response, int, dict[str, str]]:
     s = services()
     colour = colour_request(json_body(), s.allowlist)
@@ -18,5 +20,6 @@ def create_colour() -> tuple[Response, int, dict[str, str]]:
 
 
 @blueprint.get("/colours/<job_id>")
+@requires("client")
 def get_colour(job_id: str) -> tuple[Response, int]:
     return fetch(services().colours, job_id)

@@ -5,7 +5,15 @@ import logging
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app.errors import InvalidParameter, InvalidRequest, ServiceUnavailable, UnknownJob
+from app.errors import (
+    Busy,
+    Forbidden,
+    InvalidParameter,
+    InvalidRequest,
+    ServiceUnavailable,
+    Unauthorized,
+    UnknownJob,
+)
 
 log = logging.getLogger(__name__)
 
@@ -14,6 +22,9 @@ def register(app: Flask) -> None:
     app.register_error_handler(InvalidRequest, _invalid)
     app.register_error_handler(UnknownJob, _unknown)
     app.register_error_handler(ServiceUnavailable, _unavailable)
+    app.register_error_handler(Unauthorized, _unauthorized)
+    app.register_error_handler(Forbidden, _forbidden)
+    app.register_error_handler(Busy, _busy)
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(Exception, _bug)
 
@@ -33,6 +44,18 @@ def _unknown(error: UnknownJob) -> tuple[Response, int]:
 
 def _unavailable(error: ServiceUnavailable) -> tuple[Response, int]:
     return _body(503, str(error))
+
+
+def _unauthorized(error: Unauthorized) -> tuple[Response, int, dict[str, str]]:
+    return (*_body(401, str(error)), {"WWW-Authenticate": 'Bearer realm="greenbar"'})
+
+
+def _forbidden(error: Forbidden) -> tuple[Response, int]:
+    return _body(403, str(error))
+
+
+def _busy(error: Busy) -> tuple[Response, int, dict[str, str]]:
+    return (*_body(503, str(error)), {"Retry-After": str(error.retry_after)})
 
 
 def _http(error: HTTPException) -> tuple[Response, int]:

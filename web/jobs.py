@@ -1,14 +1,18 @@
 """What POST /runs and POST /colours share: record, send, optionally wait, answer."""
 
+import logging
 import secrets
 from typing import Any
 
 from flask import Response, jsonify, request, url_for
 
 from app.errors import ServiceUnavailable
+from app.logs import event
 from app.runs import FINAL, RunStore
 from web.schemas import wait_seconds
 from web.services import services
+
+log = logging.getLogger(__name__)
 
 
 def submit(
@@ -25,6 +29,15 @@ def submit(
     except Exception as error:  # the broker refused: the record must not say "queued" forever
         store.fail(job_id, f"could not be queued: {error}")
         raise ServiceUnavailable(f"the queue is unavailable: {error}") from error
+    event(
+        log,
+        f"{store.kind}.queued",
+        **{f"{store.kind}_id": job_id},
+        image=job["image"],
+        track=job.get("track"),
+        kata=job.get("kata"),
+        queue=queue,
+    )
     view = store.wait(job_id, wait)
     location = url_for(endpoint, job_id=job_id)
     return jsonify(view), 200 if view["state"] in FINAL else 202, {"Location": location}

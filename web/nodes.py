@@ -6,7 +6,8 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, url_for
 
 from app.errors import ServiceUnavailable
-from tasks.queues import PULL_TASK, node_queue
+from tasks.queues import PRUNE_TASK, PULL_TASK, node_queue
+from web.auth import requires
 from web.jobs import json_body
 from web.schemas import pull_request
 from web.services import services
@@ -15,12 +16,14 @@ blueprint = Blueprint("nodes", __name__)
 
 
 @blueprint.get("/nodes")
+@requires("client")
 def list_nodes() -> Response:
     """Live nodes: their workers, whether Docker answers, and the images each holds."""
     return jsonify({"nodes": services().registry.nodes()})
 
 
 @blueprint.post("/pulls")
+@requires("admin")
 def create_pull() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
     """Sends one pull of an allowlisted image to every live node."""
     pull = start_pull(pull_request(json_body(), services().allowlist))
@@ -51,5 +54,17 @@ def start_pull(image: str) -> dict[str, Any]:
 
 
 @blueprint.get("/pulls/<pull_id>")
+@requires("admin")
 def get_pull(pull_id: str) -> tuple[Response, int]:
     return jsonify(services().pulls.get(pull_id)), 200
+
+
+@blueprint.post("/prunes")
+@requires("admin")
+def prune_now() -> tuple[Response, int]:
+    """Sends a prune to every live node now, as the beat's hourly prune does."""
+    s = services()
+    nodes = sorted(s.registry.nodes())
+    for node in nodes:
+        s.send(PRUNE_TASK, [], node_queue(node))
+    return jsonify({"nodes": nodes, "state": "sent"}), 202

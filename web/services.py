@@ -10,7 +10,9 @@ from flask import current_app
 from app.allowlist import Allowlist
 from app.config import Settings
 from app.katas import KataStore
+from app.metrics import Metrics
 from app.pulls import PullStore
+from app.queue_depth import QueueDepth
 from app.runs import RunStore
 from app.tracks import TrackStore
 from app.workers import WorkerRegistry
@@ -24,6 +26,8 @@ class Services:
     registry: WorkerRegistry
     allowlist: Allowlist
     katas: KataStore
+    depth: QueueDepth
+    metrics: Metrics
     tracks: TrackStore
     pulls: PullStore
     send: Callable[[str, list[Any], str | None], None]  # (task name, arguments, queue or None)

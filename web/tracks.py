@@ -4,6 +4,7 @@ from flask import Blueprint, Response, jsonify
 
 from app.errors import ServiceUnavailable
 from app.tracks import checked_slug
+from web.auth import requires
 from web.jobs import json_body
 from web.nodes import start_pull
 from web.schemas import pull_request
@@ -13,6 +14,7 @@ blueprint = Blueprint("tracks", __name__)
 
 
 @blueprint.put("/tracks/<slug>")
+@requires("admin")
 def deploy(slug: str) -> tuple[Response, int]:
     """Makes an allowlisted image the track's live version and starts pulling it everywhere."""
     s = services()
@@ -26,6 +28,7 @@ def deploy(slug: str) -> tuple[Response, int]:
 
 
 @blueprint.get("/tracks")
+@requires("client")
 def list_tracks() -> Response:
     """Every track with its live image, its versions, and the live nodes holding that image."""
     s = services()

@@ -1,0 +1,59 @@
+"""Optional bearer tokens: a client token for runs and colours, an admin token for pulls,
+tracks and pruning. With no tokens configured the API is open (a private deployment).
+
+Tokens are compared in constant time, against every configured token, and never logged.
+"""
+
+import hmac
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any, Literal, TypeVar
+
+from flask import request
+
+from app.config import Settings
+from app.errors import Forbidden, Unauthorized
+
+Role = Literal["client", "admin"]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _matches(given: str, tokens: Iterable[str]) -> bool:
+    found = False
+    for token in tokens:  # no early exit: the time taken does not say which token matched
+        found |= hmac.compare_digest(given.encode(), token.encode())
+    return found
+
+
+def role_of(header: str | None, settings: Settings) -> Role | None:
+    """The role a request's Authorization header grants, or None."""
+    scheme, _, given = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not given:
+        return None
+    if _matches(given.strip(), settings.admin_tokens):
+        return "admin"
+    if _matches(given.strip(), settings.client_tokens):
+        return "client"
+    return None
+
+
+def requires(role: Role) -> Callable[[F], F]:
+    """Guards a view: 401 without a valid token, 403 with a client token on an admin view."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            from web.services import services
+
+            settings = services().settings
+            if settings.client_tokens or settings.admin_tokens:
+                granted = role_of(request.headers.get("Authorization"), settings)
+                if granted is None:
+                    raise Unauthorized("a valid bearer token is required")
+                if role == "admin" and granted != "admin":
+                    raise Forbidden("this needs an admin token")
+            return view(*args, **kwargs)
+
+        return guarded  # type: ignore[return-value]
+
+    return decorate
