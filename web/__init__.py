@@ -20,7 +20,7 @@ from app.runs import RunStore
 from app.store import connect
 from app.tracks import TrackStore
 from app.workers import WorkerRegistry
-from web import colours, errors, health, metrics, nodes, runs, tracks
+from web import colours, errors, health, metrics, nodes, openapi, runs, tracks
 from web.services import Services
 
 HEARTBEAT_TTL_SECONDS = 15
@@ -59,6 +59,7 @@ def create_app(settings: Settings | None = None, send: Sender | None = None) -> 
     app.register_blueprint(nodes.blueprint)
     app.register_blueprint(tracks.blueprint)
     app.register_blueprint(metrics.blueprint)
+    app.register_blueprint(openapi.blueprint)
     app.register_blueprint(health.blueprint)
     errors.register(app)
     return app

@@ -15,7 +15,7 @@ blueprint = Blueprint("colours", __name__)
 @requires("client")
 def create_colour() -> tuple[Response, int, dict[str, str]]:
     s = services()
-    colour = colour_request(json_body(), s.allowlist)
+    colour = colour_request(json_body(), s.settings, s.allowlist)
     return submit(s.colours, COLOUR_TASK, colour, "colours.get_colour")
 
 

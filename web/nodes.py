@@ -9,7 +9,7 @@ from app.errors import ServiceUnavailable
 from tasks.queues import PRUNE_TASK, PULL_TASK, node_queue
 from web.auth import requires
 from web.jobs import json_body
-from web.schemas import pull_request
+from web.schemas import image_request
 from web.services import services
 
 blueprint = Blueprint("nodes", __name__)
@@ -26,7 +26,7 @@ def list_nodes() -> Response:
 @requires("admin")
 def create_pull() -> tuple[Response, int, dict[str, str]] | tuple[Response, int]:
     """Sends one pull of an allowlisted image to every live node."""
-    pull = start_pull(pull_request(json_body(), services().allowlist))
+    pull = start_pull(image_request(json_body(), services().settings, services().allowlist))
     if pull["state"] == "disabled":
         return jsonify(pull), 200
     return jsonify(pull), 202, {"Location": url_for("nodes.get_pull", pull_id=pull["id"])}

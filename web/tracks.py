@@ -7,7 +7,7 @@ from app.tracks import checked_slug
 from web.auth import requires
 from web.jobs import json_body
 from web.nodes import start_pull
-from web.schemas import pull_request
+from web.schemas import image_request
 from web.services import services
 
 blueprint = Blueprint("tracks", __name__)
@@ -18,7 +18,7 @@ blueprint = Blueprint("tracks", __name__)
 def deploy(slug: str) -> tuple[Response, int]:
     """Makes an allowlisted image the track's live version and starts pulling it everywhere."""
     s = services()
-    image = pull_request(json_body(), s.allowlist)
+    image = image_request(json_body(), s.settings, s.allowlist)
     track = s.tracks.deploy(checked_slug(slug, "slug"), image)
     try:
         pull = start_pull(image)

@@ -1,0 +1,85 @@
+"""`greenbar run DIR`: send a folder's files, wait for the run, show its output and light."""
+
+import argparse
+import time
+import urllib.parse
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from cli import render
+from cli.api import Api
+from cli.errors import CliError
+from cli.files import read_folder
+
+FINAL_STATES = ("done", "error")
+POLL_PAUSE_SECONDS = 0.25  # between long polls, in case the server answers without waiting
+SKIPPED_SHOWN = 5
+
+
+def request_body(args: argparse.Namespace, files: dict[str, str]) -> dict[str, Any]:
+    """The `POST /runs` body from the command line's options and the folder's files."""
+    body: dict[str, Any] = {"image": args.image} if args.image else {"track": args.track}
+    if args.version:
+        body["version"] = args.version
+    body["files"] = files
+    if args.max_seconds is not None:
+        body["max_seconds"] = args.max_seconds
+    if args.kata:
+        body["kata"] = args.kata
+    return body
+
+
+def submit(
+    api: Api, body: dict[str, Any], wait: int, sleep: Callable[[float], None] = time.sleep
+) -> dict[str, Any]:
+    """POSTs the run and, while it is not final (a 202), long-polls `GET /runs/<id>?wait=`.
+
+    Raises:
+        ApiError: the API refused a request or could not be reached.
+        CliError: an unfinished answer carries no run id.
+    """
+    run = api.post(f"/runs?wait={wait}", body).body
+    while run.get("state") not in FINAL_STATES:
+        run_id = run.get("id")
+        if not run_id:
+            raise CliError(f"the API's answer has no run id: {run}")
+        sleep(POLL_PAUSE_SECONDS)
+        run = api.get(f"/runs/{urllib.parse.quote(str(run_id), safe='')}?wait={wait}").body
+    return run
+
+
+def show(run: Mapping[str, Any], out: TextIO, err: TextIO, colour: bool) -> int:
+    """Prints the run's stdout, its stderr (on `err`), the traffic light and greenbar's log;
+    returns the light's exit code."""
+    result = run.get("result") or {}
+    _write(out, render.output_text(result.get("stdout"), "stdout"))
+    _write(err, render.output_text(result.get("stderr"), "stderr"))
+    _write(out, render.light_line(run, colour) + "\n" + render.log_text(run))
+    return render.exit_code(render.outcome_of(run))
+
+
+def skipped_note(skipped: list[str]) -> str:
+    """A line naming (the first few) files left out, or ``""``."""
+    if not skipped:
+        return ""
+    names = ", ".join(skipped[:SKIPPED_SHOWN]) + (", ..." if len(skipped) > SKIPPED_SHOWN else "")
+    return f"greenbar: not sent, not UTF-8 text ({len(skipped)}): {names}\n"
+
+
+def command(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO, colour: bool) -> int:
+    """`greenbar run`: returns the exit code of the run's traffic light.
+
+    Raises:
+        CliError: the folder is unusable, or the API refused or could not be reached.
+    """
+    folder = read_folder(Path(args.dir))
+    _write(err, skipped_note(folder.skipped))
+    run = submit(api, request_body(args, folder.files), args.wait)
+    return show(run, out, err, colour)
+
+
+def _write(stream: TextIO, text: str) -> None:
+    if text:
+        stream.write(text)
+        stream.flush()

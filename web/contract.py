@@ -1,0 +1,119 @@
+"""The request schemas: JSON Schema, one source for both validating requests and describing
+them in /openapi.json. `conform` checks the subset of JSON Schema used here and names the field
+that breaks a rule; checks no schema can say (the allowlist, file names) follow in code."""
+
+import re
+from typing import Any
+
+from app.config import Settings
+from app.errors import InvalidRequest
+from app.katas import KATA_ID
+from app.tracks import SLUG
+
+VERSION = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"  # a Docker tag
+RAG_LAMBDA_MAX_CHARS = 65536
+INT32 = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
+
+
+def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Every request body's schema, by name, with this deployment's limits."""
+    image = {"type": "string", "minLength": 1, "description": "an allowlisted image"}
+    rag_lambda = {"type": "string", "maxLength": RAG_LAMBDA_MAX_CHARS}
+    return {
+        "RunRequest": _object(
+            {
+                "image": image,
+                "track": {"type": "string", "pattern": SLUG.pattern},
+                "version": {"type": "string", "pattern": VERSION},
+                "files": {
+                    "type": "object",
+                    "maxProperties": settings.files_max_count,
+                    "additionalProperties": {"type": "string"},
+                    "description": "relative names to text; must hold cyber-dojo.sh",
+                },
+                "max_seconds": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": settings.max_seconds_limit,
+                },
+                "rag_lambda": rag_lambda,
+                "kata": {"type": "string", "pattern": KATA_ID.pattern},
+            },
+            ["files"],
+        ),
+        "ColourRequest": _object(
+            {
+                "image": image,
+                "stdout": {"type": "string"},
+                "stderr": {"type": "string"},
+                "status": INT32,
+                "rag_lambda": rag_lambda,
+            },
+            ["image", "stdout", "stderr", "status"],
+        ),
+        "ImageRequest": _object({"image": image}, ["image"]),
+    }
+
+
+def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+
+
+def conform(value: Any, schema: dict[str, Any], field: str = "body") -> Any:
+    """Returns `value` if it satisfies `schema`.
+
+    Raises:
+        InvalidRequest: naming the field (`body`, a property, or `files[NAME]`) and the rule.
+    """
+    kind = schema.get("type")
+    if kind is not None and not _is(value, kind):
+        raise InvalidRequest(field, f"must be {_ARTICLES[kind]}")
+    if kind == "object":
+        _conform_object(value, schema, field)
+    elif kind == "string":
+        _conform_string(value, schema, field)
+    elif kind == "integer" and not schema.get("minimum", value) <= value <= schema.get(
+        "maximum", value
+    ):
+        raise InvalidRequest(field, f"must be from {schema['minimum']} to {schema['maximum']}")
+    return value
+
+
+_ARTICLES = {"object": "a JSON object", "string": "a string", "integer": "a whole number"}
+
+
+def _is(value: Any, kind: str) -> bool:
+    if kind == "integer":
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, {"object": dict, "string": str}[kind])
+
+
+def _conform_object(value: dict[str, Any], schema: dict[str, Any], field: str) -> None:
+    for name in schema.get("required", []):
+        if name not in value:
+            raise InvalidRequest(name, "is required")
+    if len(value) > schema.get("maxProperties", len(value)):
+        raise InvalidRequest(field, f"at most {schema['maxProperties']} entries")
+    known, extra = schema.get("properties", {}), schema.get("additionalProperties", True)
+    for name, item in value.items():
+        inner = name if field == "body" else f"{field}[{name}]"
+        if name in known:
+            conform(item, known[name], inner)
+        elif extra is False:
+            raise InvalidRequest(inner, f"is not a known field (known: {', '.join(known)})")
+        elif isinstance(extra, dict):
+            conform(item, extra, inner)
+
+
+def _conform_string(value: str, schema: dict[str, Any], field: str) -> None:
+    if len(value) < schema.get("minLength", 0):
+        raise InvalidRequest(field, "must not be empty")
+    if len(value) > schema.get("maxLength", len(value)):
+        raise InvalidRequest(field, f"at most {schema['maxLength']} characters")
+    if "pattern" in schema and not re.search(schema["pattern"], value):
+        raise InvalidRequest(field, f"must match {schema['pattern']}")

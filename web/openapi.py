@@ -1,0 +1,156 @@
+"""GET /openapi.json: the API describing itself, its request bodies taken from web.contract,
+the very schemas that validate requests."""
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify
+
+from app.config import Settings
+from web.contract import request_schemas
+from web.services import services
+
+blueprint = Blueprint("openapi", __name__)
+
+ERROR = {"$ref": "#/components/schemas/Error"}
+JOB = {"$ref": "#/components/schemas/Job"}
+ANY_OBJECT = {"type": "object"}
+DESCRIBED = {
+    200: "done",
+    202: "accepted: not finished yet",
+    400: "malformed JSON or query parameter",
+    401: "no valid bearer token",
+    403: "an admin token is needed",
+    404: "no such id",
+    413: "body over the size limit",
+    415: "not application/json",
+    422: "a field breaks a rule",
+    503: "Redis, the queue or every worker unavailable, or too many runs waiting",
+}
+
+
+def _responses(codes: list[int], ok: dict[str, Any]) -> dict[str, Any]:
+    return {
+        str(code): {
+            "description": DESCRIBED[code],
+            "content": {"application/json": {"schema": ok if code < 300 else ERROR}},
+        }
+        for code in codes
+    }
+
+
+def _operation(summary: str, codes: list[int], ok: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"summary": summary, "responses": _responses(codes, ok), **extra}
+
+
+def _body(name: str) -> dict[str, Any]:
+    schema = {"$ref": f"#/components/schemas/{name}"}
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+
+def _parameters(settings: Settings, path: str | None = None) -> list[dict[str, Any]]:
+    wait = {"type": "number", "minimum": 0, "maximum": settings.wait_max_seconds}
+    found = [{"name": "wait", "in": "query", "required": False, "schema": wait}]
+    if path:
+        found.append({"name": path, "in": "path", "required": True, "schema": {"type": "string"}})
+    return found
+
+
+def _paths(settings: Settings) -> dict[str, Any]:
+    posted = [200, 202, 400, 401, 413, 415, 422, 503]
+    read = [200, 400, 401, 404, 503]
+    admin_post = [200, 202, 400, 401, 403, 413, 415, 422, 503]
+    return {
+        "/runs": {
+            "post": _operation(
+                "Run files",
+                posted,
+                JOB,
+                requestBody=_body("RunRequest"),
+                parameters=_parameters(settings),
+            )
+        },
+        "/runs/{job_id}": {
+            "get": _operation("A run", read, JOB, parameters=_parameters(settings, "job_id"))
+        },
+        "/colours": {
+            "post": _operation(
+                "Colour outputs",
+                posted,
+                JOB,
+                requestBody=_body("ColourRequest"),
+                parameters=_parameters(settings),
+            )
+        },
+        "/colours/{job_id}": {
+            "get": _operation("A colour", read, JOB, parameters=_parameters(settings, "job_id"))
+        },
+        "/nodes": {"get": _operation("Live nodes", [200, 401, 503], ANY_OBJECT)},
+        "/pulls": {
+            "post": _operation(
+                "Pull onto every node", admin_post, ANY_OBJECT, requestBody=_body("ImageRequest")
+            )
+        },
+        "/pulls/{pull_id}": {
+            "get": _operation(
+                "A pull",
+                [200, 401, 403, 404, 503],
+                ANY_OBJECT,
+                parameters=[
+                    {
+                        "name": "pull_id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string"},
+                    }
+                ],
+            )
+        },
+        "/prunes": {"post": _operation("Prune every node now", [202, 401, 403, 503], ANY_OBJECT)},
+        "/tracks": {"get": _operation("Tracks", [200, 401, 503], ANY_OBJECT)},
+        "/tracks/{slug}": {
+            "put": _operation(
+                "Deploy a track's version",
+                admin_post,
+                ANY_OBJECT,
+                requestBody=_body("ImageRequest"),
+                parameters=[
+                    {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
+            )
+        },
+        "/alive": {"get": _operation("The web process serves", [200], ANY_OBJECT)},
+        "/ready": {"get": _operation("Redis, a worker and Docker answer", [200, 503], ANY_OBJECT)},
+        "/sha": {"get": _operation("The commit served", [200], ANY_OBJECT)},
+    }
+
+
+def document(settings: Settings) -> dict[str, Any]:
+    """The OpenAPI 3.0 description of the API for `settings`' limits."""
+    error = {
+        "type": "object",
+        "required": ["error"],
+        "properties": {"error": {"type": "object", "required": ["status", "message"]}},
+    }
+    job = {
+        "type": "object",
+        "required": ["id", "state"],
+        "properties": {
+            "id": {"type": "string"},
+            "state": {"type": "string", "enum": ["queued", "running", "done", "error"]},
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "greenbar", "version": "1"},
+        "paths": _paths(settings),
+        "components": {
+            "schemas": {**request_schemas(settings), "Error": error, "Job": job},
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{}, {"bearer": []}],
+    }
+
+
+@blueprint.get("/openapi.json")
+def openapi() -> Response:
+    return jsonify(document(services().settings))
