@@ -19,6 +19,8 @@ class Settings:
     """Everything an operator can set. Sizes in MiB or KiB as named, times in seconds."""
 
     redis_url: str = "redis://127.0.0.1:6379/0"
+    # Labels every container and volume; deployments sharing nodes leave each other's alone.
+    deployment: str = "default"
     node: str = field(default_factory=socket.gethostname)
     port: int = 4587
     images: tuple[str, ...] = BUNDLED_IMAGES

@@ -69,10 +69,18 @@ class NodeContext:
         light = TrafficLight(cache, SandboxedLambda(runner, limit), limit)
         node, ttl = settings.node, settings.result_ttl_seconds
         katas = KataStore(client, int(settings.kata_unused_hours * 3600 * 2), time.time)
-        volumes = KataVolumes(engine, node)
+        volumes = KataVolumes(engine, node, settings.deployment)
         kata = KataSupport(katas, volumes, settings.kata_quota_mib * 1024)
         images, pulls = NodeImages(engine), PullStore(client, ttl, time.time)
-        reaper = Reaper(engine, settings.longest_run_seconds, time.time)
+        store = RunStore(client, ttl, time.time, "run")
+        colours = RunStore(client, ttl, time.time, "colour")
+        reaper = Reaper(
+            engine,
+            settings.longest_run_seconds,
+            time.time,
+            lambda job_id: store.ended(job_id) or colours.ended(job_id),
+            settings.deployment,
+        )
         keep = settings.images if settings.prune_images else None
         puller = ImagePuller(images, cache, settings.pulls_enabled)
         return cls(
@@ -82,12 +90,10 @@ class NodeContext:
             runner=runner,
             rag_cache=cache,
             runs=RunExecutor(
-                RunStore(client, ttl, time.time, "run"),
-                *(node, metrics, runner, light, kata, request_pull),
+                *(store, node, metrics, runner, light, kata),
+                request_pull if settings.pulls_enabled else None,
             ),
-            colours=ColourExecutor(
-                RunStore(client, ttl, time.time, "colour"), node, metrics, engine, light
-            ),
+            colours=ColourExecutor(colours, node, metrics, engine, light),
             images=images,
             pulls=pulls,
             node_pulls=NodePulls(puller, pulls, node, metrics),

@@ -46,7 +46,10 @@ class UnknownJob(GreenbarError):
     """No job (run, colour, pull) with this id was ever created, or its record has expired."""
 
     def __init__(self, kind: str, job_id: str) -> None:
-        super().__init__(f"no {kind} with id {job_id}")
+        super().__init__(
+            f"no {kind} with id {job_id}: never queued here, expired, or lost with a Redis "
+            "that kept no data across a restart"
+        )
         self.kind = kind
         self.job_id = job_id
 

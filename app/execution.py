@@ -13,6 +13,7 @@ from app.logs import event
 from app.metrics import Metrics
 from app.runner import Outcome, Runner, RunResult
 from app.runs import RunStore
+from app.sandbox import container_name
 from app.traffic_light import TrafficLight
 from app.volumes import KataVolumes
 
@@ -44,8 +45,10 @@ class _Executor:
         request = self._store.request(job_id)
         if request is None:
             return {"id": job_id, "state": "gone", "outcome": None}
-        self._store.start(job_id, self._node)
         said = {f"{self.kind}_id": job_id, "image": request["image"], "node": self._node}
+        if not self._store.start(job_id, self._node, worker):
+            self._abandon(job_id, said)
+            return {"id": job_id, "state": "error", "outcome": None}
         event(log, f"{self.kind}.started", **said, worker=worker)
         try:
             result = self._work(job_id, request)
@@ -62,6 +65,15 @@ class _Executor:
         outcome, duration = result["outcome"], result.get("duration_ms")
         event(log, f"{self.kind}.finished", **said, outcome=outcome, duration_ms=duration)
         return {"id": job_id, "state": "done", "outcome": outcome}
+
+    def _abandon(self, job_id: str, said: dict[str, str]) -> None:
+        """A redelivered job whose first worker died mid-way: its container (if any is left)
+        goes, and the job ends in error rather than running a second time."""
+        self._remove_leftovers(job_id)
+        self._fail(job_id, "the worker carrying it out died; it is not run twice", said)
+
+    def _remove_leftovers(self, job_id: str) -> None:
+        """Removes whatever containers a dead worker left for `job_id` (runs override this)."""
 
     def _fail(self, job_id: str, reason: str, said: dict[str, str]) -> None:
         self._store.fail(job_id, reason)
@@ -94,7 +106,8 @@ class RunExecutor(_Executor):
     """Runs a recorded run, then colours it with its image's (or the kata's) rag lambda.
 
     A run whose image is not on this node is `pulling` at once, and `request_pull(image)`
-    starts a pull of it here (at most one per image and node: the puller's lock).
+    starts a pull of it here (at most one per image and node: the puller's lock). With pulls
+    disabled (`request_pull` None) such a run is `faulty`: no pull is coming.
     """
 
     kind = "run"
@@ -107,7 +120,7 @@ class RunExecutor(_Executor):
         runner: Runner,
         light: TrafficLight,
         kata: KataSupport,
-        request_pull: Callable[[str], None],
+        request_pull: Callable[[str], None] | None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(store, node, metrics)
@@ -122,7 +135,11 @@ class RunExecutor(_Executor):
         result: dict[str, Any] = dict(self._run(job_id, request))
         result.update({k: request[k] for k in ("track", "version") if k in request})
         if result["outcome"] == Outcome.PULLING:
-            self._request_pull(request["image"])
+            if self._request_pull is not None:
+                self._request_pull(request["image"])
+            else:
+                why = f"image {request['image']} is not on node {self._node}; pulls are disabled"
+                result.update(outcome=Outcome.FAULTY.value, log=why)
         if result["outcome"] == Outcome.COMPLETED:
             verdict = self._light.colour(
                 result["digest"],
@@ -137,6 +154,10 @@ class RunExecutor(_Executor):
             result["duration_ms"] = round((self._clock() - started) * 1000)
         self._count(result["outcome"], result["duration_ms"])
         return result
+
+    def _remove_leftovers(self, job_id: str) -> None:
+        for name in (job_id, f"{job_id}-rag"):
+            self._runner.remove(name)
 
     def _count(self, outcome: str, duration_ms: int | None) -> None:
         self._metrics.count("runs_total", outcome=outcome)
@@ -186,10 +207,13 @@ class ColourExecutor(_Executor):
         self._light = light
         self._clock = clock
 
+    def _remove_leftovers(self, job_id: str) -> None:
+        self._engine.remove(container_name(job_id))  # an untrusted lambda's sandbox
+
     def _work(self, job_id: str, request: dict[str, Any]) -> dict[str, Any]:
         started = self._clock()
         image = request["image"]
-        result = {"image": image, "digest": "", "node": self._node, "log": ""}
+        result: dict[str, Any] = {"image": image, "digest": "", "node": self._node, "log": ""}
         try:
             result["digest"] = self._engine.image_id(image)
         except ImageMissing:

@@ -1,35 +1,52 @@
 """Removes greenbar containers a dead worker left behind: when a worker starts, and when the
-pruner runs. Running or stopped, any labelled container older than the longest run is stale."""
+pruner runs. A labelled container is stale when it is older than the longest possible run, or
+when the run it belongs to has already ended (its worker died and the run was closed)."""
 
 import time
 from collections.abc import Callable
 
-from app.engine import Engine
-from app.sandbox import LABEL_KIND
+from app.engine import Engine, LabelledContainer
+from app.sandbox import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_RUN
 
 
 class Reaper:
-    """Removes labelled containers older than the longest possible run.
-
-    Younger ones may belong to a live worker on the same engine, so they are left alone.
+    """Removes stale labelled containers; younger ones of live runs are left alone.
 
     Args:
         engine: the node's Docker engine.
         longest_run_seconds: the age past which no live run can own a container.
         now: wall-clock seconds since the epoch.
+        ended: whether the run with this id has ended (its record holds a final state);
+            by default nothing is known and only age counts.
+        deployment: containers labelled with another deployment are never touched.
     """
 
     def __init__(
-        self, engine: Engine, longest_run_seconds: float, now: Callable[[], float] = time.time
+        self,
+        engine: Engine,
+        longest_run_seconds: float,
+        now: Callable[[], float] = time.time,
+        ended: Callable[[str], bool] = lambda run_id: False,
+        deployment: str = "default",
     ) -> None:
+        self._deployment = deployment
         self._engine = engine
         self._longest = longest_run_seconds
         self._now = now
+        self._ended = ended
 
     def reap(self, now: float | None = None) -> list[str]:
         """Removes stale containers as of `now` (default: the clock); returns their names."""
         cutoff = (self._now() if now is None else now) - self._longest
-        stale = [c.name for c in self._engine.labelled(LABEL_KIND) if c.created < cutoff]
+        stale = [c.name for c in self._engine.labelled(LABEL_KIND) if self._stale(c, cutoff)]
         for name in stale:
             self._engine.remove(name)
         return stale
+
+    def _stale(self, container: LabelledContainer, cutoff: float) -> bool:
+        if container.labels.get(LABEL_DEPLOYMENT, self._deployment) != self._deployment:
+            return False
+        if container.created < cutoff:
+            return True
+        run_id = container.labels.get(LABEL_RUN, "").removesuffix("-rag")
+        return bool(run_id) and self._ended(run_id)

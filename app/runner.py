@@ -109,6 +109,10 @@ class Runner:
         finally:
             self._engine.remove(name)
 
+    def remove(self, run_id: str) -> None:
+        """Removes the container of `run_id`, if one is left (a dead worker's)."""
+        self._engine.remove(sandbox.container_name(run_id))
+
     def _feed_and_read(
         self, name: str, files: Mapping[str, str], payload: bytes, report: "_Report"
     ) -> RunResult:

@@ -15,7 +15,7 @@ from typing import Any
 
 import redis
 
-from app.errors import UnknownJob
+from app.errors import StoreUnavailable, UnknownJob
 from app.store import translated
 
 
@@ -27,6 +27,8 @@ class State(StrEnum):
 
 
 FINAL = (State.DONE, State.ERROR)
+END_RETRY_SECONDS = 30
+END_RETRY_PAUSE_SECONDS = 0.5
 Fields = dict[str | bytes, bytes | float | int | str]
 
 
@@ -41,8 +43,14 @@ class RunStore:
     """
 
     def __init__(
-        self, client: redis.Redis, ttl: int, now: Callable[[], float] = time.time, kind: str = "run"
+        self,
+        client: redis.Redis,
+        ttl: int,
+        now: Callable[[], float] = time.time,
+        kind: str = "run",
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        self._sleep = sleep
         self._redis = client
         self._ttl = ttl
         self._now = now
@@ -70,10 +78,19 @@ class RunStore:
             raw = self._redis.get(self._key(run_id, ":request"))
         return None if raw is None else json.loads(raw)
 
-    def start(self, run_id: str, node: str) -> None:
-        fields: Fields = {"state": State.RUNNING, "node": node, "started_at": self._now()}
+    def start(self, run_id: str, node: str, worker: str) -> bool:
+        """Marks the job running on `node` by `worker`.
+
+        Returns:
+            False if it was started before: its message came back because the worker that
+            took it died. A job is never started twice.
+        """
+        key = self._key(run_id)
         with translated():
-            self._redis.hset(self._key(run_id), mapping=fields)
+            if not self._redis.hsetnx(key, "started_at", self._now()):
+                return False
+            self._redis.hset(key, mapping={"state": State.RUNNING, "node": node, "worker": worker})
+        return True
 
     def finish(self, run_id: str, result: dict[str, Any]) -> None:
         self._end(run_id, State.DONE, {"result": json.dumps(result)})
@@ -82,7 +99,17 @@ class RunStore:
         self._end(run_id, State.ERROR, {"error": reason})
 
     def _end(self, run_id: str, state: State, extra: Fields) -> None:
+        """Records the end; a Redis that is restarting is waited for (END_RETRY_SECONDS), so a
+        finished run is not left `running` by a moment without Redis."""
         fields: Fields = {**extra, "state": state.value, "finished_at": self._now()}
+        for _ in range(int(END_RETRY_SECONDS / END_RETRY_PAUSE_SECONDS)):
+            try:
+                return self._write_end(run_id, state, fields)
+            except StoreUnavailable:
+                self._sleep(END_RETRY_PAUSE_SECONDS)
+        self._write_end(run_id, state, fields)  # the last try: its failure is raised
+
+    def _write_end(self, run_id: str, state: State, fields: Fields) -> None:
         with translated(), self._redis.pipeline() as pipe:
             pipe.hset(self._key(run_id), mapping=fields)
             pipe.expire(self._key(run_id), self._ttl)
@@ -103,14 +130,27 @@ class RunStore:
         if not raw:
             raise UnknownJob(self.kind, run_id)
         fields = {k.decode(): v.decode() for k, v in raw.items()}
-        view: dict[str, Any] = {"id": run_id, "state": fields["state"], "image": fields["image"]}
-        if "node" in fields:
-            view["node"] = fields["node"]
+        # A record rewritten into an emptied Redis (a restart without persistence) may hold
+        # only its end.
+        view: dict[str, Any] = {
+            "id": run_id,
+            "state": fields.get("state", State.ERROR.value),
+            "image": fields.get("image", ""),
+        }
+        for name in ("node", "worker"):
+            if name in fields:
+                view[name] = fields[name]
         if "result" in fields:
             view["result"] = json.loads(fields["result"])
         if "error" in fields:
             view["error"] = fields["error"]
         return view
+
+    def ended(self, run_id: str) -> bool:
+        """Whether the job's record holds a final state (no record: unknown, not ended)."""
+        with translated():
+            state = self._redis.hget(self._key(run_id), "state")
+        return state is not None and state.decode() in FINAL
 
     def wait(self, run_id: str, seconds: float) -> dict[str, Any]:
         """The run once it is final, or as it stands after `seconds`.

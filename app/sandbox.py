@@ -12,6 +12,7 @@ MIB = 1024 * 1024
 LABEL_KIND = "greenbar.kind"
 LABEL_RUN = "greenbar.run"
 LABEL_NODE = "greenbar.node"
+LABEL_DEPLOYMENT = "greenbar.deployment"
 CAPTURE_MIB = 4  # 2 x 50 KiB of output, the list of files before the run, a few small files
 CAPTURE_INODES = 64
 
@@ -43,7 +44,12 @@ def spec(
         # docker-py sets StdinOnce with stdin_open: our half-close becomes EOF on stdin.
         "stdin_open": True,
         "network_disabled": settings.network == "none",
-        "labels": {LABEL_KIND: "run", LABEL_RUN: run_id, LABEL_NODE: settings.node},
+        "labels": {
+            LABEL_KIND: "run",
+            LABEL_RUN: run_id,
+            LABEL_NODE: settings.node,
+            LABEL_DEPLOYMENT: settings.deployment,
+        },
         "host_config": host_config(settings, volume),
     }
 

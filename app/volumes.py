@@ -8,7 +8,7 @@ import docker.errors
 
 from app.engine import Engine, translated
 from app.katas import volume_name
-from app.sandbox import LABEL_KIND, LABEL_NODE
+from app.sandbox import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_NODE
 
 LABEL_KATA = "greenbar.kata"
 
@@ -20,22 +20,30 @@ class KataVolume:
 
 
 class KataVolumes:
-    """Args: engine: the node's engine. node: its name, put on every volume's labels."""
+    """Args: engine: the node's engine. node: its name. deployment: the deployment's name;
+    both go on every volume's labels, and only this deployment's volumes are listed."""
 
-    def __init__(self, engine: Engine, node: str) -> None:
+    def __init__(self, engine: Engine, node: str, deployment: str = "default") -> None:
         self._engine = engine
         self._node = node
+        self._deployment = deployment
 
     def ensure(self, kata: str) -> str:
         """The kata's volume on this node, created if missing; returns its name."""
-        labels = {LABEL_KIND: "kata", LABEL_KATA: kata, LABEL_NODE: self._node}
+        labels = {
+            LABEL_KIND: "kata",
+            LABEL_KATA: kata,
+            LABEL_NODE: self._node,
+            LABEL_DEPLOYMENT: self._deployment,
+        }
         with translated("create a volume"):
             self._engine.api.create_volume(volume_name(kata), labels=labels)  # idempotent
         return volume_name(kata)
 
     def all(self) -> list[KataVolume]:
         with translated("list volumes"):
-            found = self._engine.api.volumes(filters={"label": f"{LABEL_KIND}=kata"})
+            mine = [f"{LABEL_KIND}=kata", f"{LABEL_DEPLOYMENT}={self._deployment}"]
+            found = self._engine.api.volumes(filters={"label": mine})
         return [
             KataVolume(v["Name"], (v.get("Labels") or {}).get(LABEL_KATA, ""))
             for v in found.get("Volumes") or []

@@ -352,18 +352,33 @@ def second_engine() -> Iterator[str]:
     paths.run.mkdir(mode=0o700)
     try:
         (paths.run / "daemon.json").write_text("{}\n")  # not /etc/docker/daemon.json
-        process = _start(_dockerd_command(paths), paths.log, start_new_session=True)
+        _engines[base_url] = (paths, [_start_engine(paths, base_url)])
         try:
-            ready = functools.partial(_engine_answers, base_url)
-            what = "the second dockerd"
-            _wait_ready(ready, process, ENGINE_READY_SECONDS, what, paths.log)
-            with _reported(what, paths.log):
+            with _reported("the second dockerd", paths.log):
                 yield base_url
         finally:
             _remove_containers(base_url)
-            _terminate(process, ENGINE_STOP_SECONDS)
+            _terminate(_engines.pop(base_url)[1][-1], ENGINE_STOP_SECONDS)
     finally:
         _sweep_engine(paths)
+
+
+_engines: dict[str, tuple[_EnginePaths, list["subprocess.Popen[bytes]"]]] = {}
+
+
+def _start_engine(paths: _EnginePaths, base_url: str) -> "subprocess.Popen[bytes]":
+    process = _start(_dockerd_command(paths), paths.log, start_new_session=True)
+    ready = functools.partial(_engine_answers, base_url)
+    _wait_ready(ready, process, ENGINE_READY_SECONDS, "the second dockerd", paths.log)
+    return process
+
+
+def restart_engine(base_url: str) -> None:
+    """Stops the second engine at `base_url` as an operator's restart would (SIGTERM: its
+    containers die) and starts it again on the same paths, waiting until it answers."""
+    paths, processes = _engines[base_url]
+    _terminate(processes[-1], ENGINE_STOP_SECONDS)
+    processes.append(_start_engine(paths, base_url))
 
 
 # 3. Celery worker processes.
