@@ -1,5 +1,5 @@
 # Targets people and CI both call.
-.PHONY: up stop test lint images bench
+.PHONY: up stop test lint images bench soak
 
 up:
 	bash scripts/stack.sh up
@@ -18,3 +18,6 @@ images:
 
 bench:
 	.venv/bin/python bench/run_latency.py
+
+soak:
+	.venv/bin/python bench/soak.py

@@ -26,10 +26,11 @@ def free_port() -> int:
 class Stack:
     url: str  # the web API's base URL
     redis_url: str
+    worker_pid: int
 
 
 @contextmanager
-def private_stack(concurrency: int = 2) -> Iterator[Stack]:
+def private_stack(concurrency: int = 2, **env_overrides: str) -> Iterator[Stack]:
     """Starts Redis, a Celery worker and the web API, and stops them afterwards."""
     redis_port, web_port = free_port(), free_port()
     env = {
@@ -37,6 +38,8 @@ def private_stack(concurrency: int = 2) -> Iterator[Stack]:
         "GREENBAR_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "GREENBAR_NODE": "bench-node",
         "GREENBAR_WORKER_CONCURRENCY": str(concurrency),
+        "GREENBAR_DEPLOYMENT": "bench",
+        **env_overrides,
     }
     logs = Path(tempfile.mkdtemp(prefix="greenbar-bench-"))
     commands = {
@@ -55,7 +58,7 @@ def private_stack(concurrency: int = 2) -> Iterator[Stack]:
             processes.append(subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=log))
         url = f"http://127.0.0.1:{web_port}"
         _wait_ready(url, logs)
-        yield Stack(url, env["GREENBAR_REDIS_URL"])
+        yield Stack(url, env["GREENBAR_REDIS_URL"], processes[1].pid)
     finally:
         for process in reversed(processes):
             process.terminate()
