@@ -38,15 +38,28 @@ def submit(
         kata=job.get("kata"),
         queue=queue,
     )
-    view = store.wait(job_id, wait)
+    view = _settled(store, store.wait(job_id, wait))
     location = url_for(endpoint, job_id=job_id)
     return jsonify(view), 200 if view["state"] in FINAL else 202, {"Location": location}
 
 
 def fetch(store: RunStore, job_id: str) -> tuple[Response, int]:
     """The job as it stands, after waiting up to ?wait seconds for it to end."""
-    view = store.wait(job_id, wait_seconds(request.args, services().settings))
+    view = _settled(store, store.wait(job_id, wait_seconds(request.args, services().settings)))
     return jsonify(view), 200
+
+
+def _settled(store: RunStore, view: dict[str, Any]) -> dict[str, Any]:
+    """The view, closed in error if it is running on a worker that is no longer alive: a
+    job is never left `running` by a worker killed outright."""
+    worker = view.get("worker")
+    if view["state"] != "running" or not worker:
+        return view
+    if any(w["worker"] == worker for w in services().registry.live()):
+        return view
+    store.fail(view["id"], f"the worker {worker} stopped while carrying it out")
+    event(log, f"{store.kind}.error", **{f"{store.kind}_id": view["id"]}, worker=worker)
+    return store.get(view["id"])
 
 
 def json_body() -> object:
