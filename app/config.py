@@ -74,6 +74,9 @@ class Settings:
     tmp_inodes: int = 4096
     # The most the host reads back from one container before it gives up on it.
     read_cap_mib: int = 96
+    # Warm containers per image kept ready by each worker; drained when unused this long.
+    pool_size: int = 4
+    pool_idle_seconds: int = 300
     # Celery.
     worker_concurrency: int = 2
     visibility_timeout_seconds: int = 300

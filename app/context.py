@@ -13,6 +13,7 @@ from app.images import NodeImages
 from app.katas import KataStore
 from app.metrics import Metrics
 from app.periodic import OncePerPeriod
+from app.pool import WarmPool
 from app.pruner import Pruner
 from app.pull_jobs import NodePulls
 from app.puller import ImagePuller
@@ -52,11 +53,16 @@ class NodeContext:
     reaper: Reaper
 
     @classmethod
-    def create(cls, settings: Settings, request_pull: Callable[[str], None]) -> "NodeContext":
-        """Wires a node from `settings`; `request_pull(image)` asks this node to pull."""
+    def create(
+        cls, settings: Settings, request_pull: Callable[[str], None], worker: str = ""
+    ) -> "NodeContext":
+        """Wires a node from `settings`; `request_pull(image)` asks this node to pull; runs
+        take warm containers from `worker`'s pool (none without a worker name)."""
         engine, client = Engine.from_env(), connect(settings.redis_url)
         metrics = Metrics(client)
-        runner = Runner(engine, settings, time.monotonic, time.time)
+        pool = WarmPool(client, worker) if worker and settings.pool_size > 0 else None
+        runner = Runner(engine, settings, time.monotonic, time.time, pool)
+        registry = WorkerRegistry(client, 3 * HEARTBEAT_SECONDS, time.time)
         cache = RagCache(
             client,
             engine,
@@ -80,6 +86,7 @@ class NodeContext:
             time.time,
             lambda job_id: store.ended(job_id) or colours.ended(job_id),
             settings.deployment,
+            lambda name: any(w["worker"] == name for w in registry.live()),
         )
         keep = settings.images if settings.prune_images else None
         puller = ImagePuller(images, cache, settings.pulls_enabled)
@@ -93,13 +100,15 @@ class NodeContext:
                 *(store, node, metrics, runner, light, kata),
                 request_pull if settings.pulls_enabled else None,
             ),
-            colours=ColourExecutor(colours, node, metrics, engine, light),
+            colours=ColourExecutor(
+                colours, node, metrics, engine, light, time.monotonic, runner.dispose
+            ),
             images=images,
             pulls=pulls,
             node_pulls=NodePulls(puller, pulls, node, metrics),
             pruner=Pruner(volumes, katas, reaper, images, settings.kata_unused_hours * 3600, keep),
             periodic=OncePerPeriod(client),
             tracks=TrackStore(client, time.time),
-            registry=WorkerRegistry(client, 3 * HEARTBEAT_SECONDS, time.time),
+            registry=registry,
             reaper=reaper,
         )

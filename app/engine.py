@@ -97,6 +97,10 @@ class Engine:
         # to half-close our side once the input tar is sent.
         return getattr(io, "_sock", io)  # type: ignore[no-any-return]
 
+    def rename(self, container: str, name: str) -> None:
+        with translated("rename a container"):
+            self.api.rename(container, name)
+
     def start(self, container: str) -> None:
         with translated("start a container"):
             self.api.start(container)

@@ -1,8 +1,9 @@
-# greenbar's entry script: run as `sh -c "$(cat entry.sh)" greenbar-entry MAX_SECONDS OUT_CAP`
-# inside a fresh sandbox container, as the sandbox user.
+# greenbar's entry script: run as `sh -c "$(cat entry.sh)" greenbar-entry OUT_CAP` inside a
+# fresh sandbox container, as the sandbox user. A warm container waits here, at the first read.
 #
-# IN:  a tar of the learner's files on stdin, unpacked into /sandbox; in a kata volume, the
-#      names listed in its .greenbar-delete (files the client no longer sends) are removed.
+# IN:  on stdin, a line holding MAX_SECONDS, then a tar of the learner's files, unpacked into
+#      /sandbox; in a kata volume, the names listed in its .greenbar-delete (files the client
+#      no longer sends) are removed.
 # RUN: ./cyber-dojo.sh, its stdout and stderr each captured through a FIFO of which only the
 #      first OUT_CAP bytes are kept (the rest is drained and dropped, so a flood neither fills a
 #      disk nor stalls the program), killed with its whole session after MAX_SECONDS.
@@ -12,8 +13,9 @@
 # Capture lives in /greenbar, a tmpfs of its own: a run that fills /tmp cannot starve it.
 # Needs only: sh, tar, head, cat, mkfifo, sleep, kill, and (optionally) setsid, find, du.
 
-max_seconds=$1
-out_cap=$2
+out_cap=$1
+IFS= read -r max_seconds || exit 94  # sh reads a pipe a byte at a time: the tar stays unread
+case $max_seconds in '' | *[!0-9]*) exit 94 ;; esac
 g=/greenbar
 o=$g/out
 mkdir -p "$o" || exit 90

@@ -31,10 +31,17 @@ class _Executor:
 
     kind = "job"
 
-    def __init__(self, store: RunStore, node: str, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        node: str,
+        metrics: Metrics,
+        cleanup: Callable[[], None] = lambda: None,
+    ) -> None:
         self._store = store
         self._node = node
         self._metrics = metrics
+        self._cleanup = cleanup  # after the result is recorded: removes containers
 
     def execute(self, job_id: str, worker: str = "") -> dict[str, Any]:
         """Does `job_id` and records its result, naming the `worker` that did it.
@@ -50,6 +57,14 @@ class _Executor:
             self._abandon(job_id, said)
             return {"id": job_id, "state": "error", "outcome": None}
         event(log, f"{self.kind}.started", **said, worker=worker)
+        try:
+            return self._carry_out(job_id, request, worker, said)
+        finally:
+            self._cleanup()
+
+    def _carry_out(
+        self, job_id: str, request: dict[str, Any], worker: str, said: dict[str, str]
+    ) -> dict[str, Any]:
         try:
             result = self._work(job_id, request)
         except EngineUnavailable as error:
@@ -123,7 +138,7 @@ class RunExecutor(_Executor):
         request_pull: Callable[[str], None] | None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__(store, node, metrics)
+        super().__init__(store, node, metrics, runner.dispose)
         self._runner = runner
         self._light = light
         self._kata = kata
@@ -201,8 +216,9 @@ class ColourExecutor(_Executor):
         engine: Engine,
         light: TrafficLight,
         clock: Callable[[], float] = time.monotonic,
+        cleanup: Callable[[], None] = lambda: None,
     ) -> None:
-        super().__init__(store, node, metrics)
+        super().__init__(store, node, metrics, cleanup)
         self._engine = engine
         self._light = light
         self._clock = clock

@@ -1,12 +1,13 @@
 """Removes greenbar containers a dead worker left behind: when a worker starts, and when the
 pruner runs. A labelled container is stale when it is older than the longest possible run, or
-when the run it belongs to has already ended (its worker died and the run was closed)."""
+when the run it belongs to has already ended (its worker died and the run was closed); a warm
+container that no run has taken yet is stale only once its worker is gone."""
 
 import time
 from collections.abc import Callable
 
 from app.engine import Engine, LabelledContainer
-from app.sandbox import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_RUN
+from app.sandbox import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_RUN, LABEL_WORKER, RUN_PREFIX
 
 
 class Reaper:
@@ -19,6 +20,7 @@ class Reaper:
         ended: whether the run with this id has ended (its record holds a final state);
             by default nothing is known and only age counts.
         deployment: containers labelled with another deployment are never touched.
+        alive: whether the worker of this name is alive (its warm containers are its own).
     """
 
     def __init__(
@@ -28,8 +30,10 @@ class Reaper:
         now: Callable[[], float] = time.time,
         ended: Callable[[str], bool] = lambda run_id: False,
         deployment: str = "default",
+        alive: Callable[[str], bool] = lambda worker: True,
     ) -> None:
         self._deployment = deployment
+        self._alive = alive
         self._engine = engine
         self._longest = longest_run_seconds
         self._now = now
@@ -44,9 +48,12 @@ class Reaper:
         return stale
 
     def _stale(self, container: LabelledContainer, cutoff: float) -> bool:
-        if container.labels.get(LABEL_DEPLOYMENT, self._deployment) != self._deployment:
+        labels = container.labels
+        if labels.get(LABEL_DEPLOYMENT, self._deployment) != self._deployment:
             return False
+        if labels.get(LABEL_KIND) == "pool" and container.name.startswith("greenbar-pool-"):
+            return not self._alive(labels.get(LABEL_WORKER, ""))  # still waiting to be taken
         if container.created < cutoff:
             return True
-        run_id = container.labels.get(LABEL_RUN, "").removesuffix("-rag")
-        return bool(run_id) and self._ended(run_id)
+        run_id = labels.get(LABEL_RUN) or container.name.removeprefix(RUN_PREFIX)
+        return run_id != container.name and self._ended(run_id.removesuffix("-rag"))

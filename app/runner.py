@@ -1,6 +1,7 @@
 """The runner: one fresh hardened container per run, files in on stdin, a tar out on stdout."""
 
 import hashlib
+import logging
 import re
 import socket
 import time
@@ -11,15 +12,17 @@ from typing import TypedDict
 from app import sandbox
 from app.config import Settings
 from app.engine import Engine
-from app.errors import ImageMissing
+from app.errors import EngineUnavailable, ImageMissing
 from app.files import DELETE_LIST, encoded, tar_of
 from app.harvest import Harvest, Harvester, SandboxFile
+from app.pool import WarmPool
 from app.stream import CapExceeded, DeadlinePassed, OutputStream
 from app.text import Text, cleaned
 
 # The entry script kills cyber-dojo.sh at max_seconds and then needs a moment to write its
 # tar; the host waits this much longer before it kills the container itself.
 HOST_GRACE_SECONDS = 1.0
+log = logging.getLogger(__name__)
 KILLED_STATUS = 137  # 128 + SIGKILL, what a shell reports for a killed command
 OOM_KILLS = re.compile(rb"^oom_kill (\d+)$", re.MULTILINE)
 
@@ -44,6 +47,7 @@ class RunResult(TypedDict):
     digest: str
     node: str
     sandbox_kib: int  # what /sandbox held after the run
+    warm: bool  # it ran in a warm container (started before the run came)
 
 
 class Runner:
@@ -62,11 +66,15 @@ class Runner:
         settings: Settings,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], float] = time.time,
+        pool: WarmPool | None = None,
     ) -> None:
         self._engine = engine
         self._settings = settings
         self._clock = clock
         self._now = now
+        self._pool = pool
+        # Containers to remove once the result is recorded: not on the path to the result.
+        self._leftovers: list[str] = []
 
     def run(
         self,
@@ -100,26 +108,61 @@ class Runner:
             report.digest = self._engine.image_id(image)
         except ImageMissing:
             return report.pulling()
-        name = sandbox.container_name(run_id)
-        spec = sandbox.spec(self._settings, report.digest, run_id, max_seconds, volume)
-        self._engine.create(spec)
         payload = {**files, DELETE_LIST: "".join(f"{n}\n" for n in deleted)} if deleted else files
+        feed = f"{max_seconds}\n".encode() + tar_of(payload, int(self._now()))
+        name = sandbox.container_name(run_id)
+        sock = self._warm(report.digest, name) if volume is None else None
+        fresh = sock is None
+        if sock is None:
+            labels = sandbox.run_labels(self._settings, run_id)
+            self._engine.create(sandbox.spec(self._settings, report.digest, name, labels, volume))
+            sock = self._engine.attach(name)
+        report.warm = not fresh
         try:
-            return self._feed_and_read(name, files, tar_of(payload, int(self._now())), report)
+            return self._feed_and_read(name, sock, files, feed, report, fresh)
         finally:
-            self._engine.remove(name)
+            self._leftovers.append(name)
+
+    def _warm(self, digest: str, name: str) -> socket.socket | None:
+        """A warm container of `digest`, renamed `name` and attached, or None."""
+        taken = self._pool.take(digest) if self._pool is not None else None
+        if taken is None:
+            return None
+        try:
+            self._engine.rename(taken, name)
+            return self._engine.attach(name)
+        except EngineUnavailable:  # it died waiting (an engine restart): a fresh one instead
+            self._leftovers.append(taken)
+            return None
+
+    def dispose(self) -> None:
+        """Removes the containers of the runs finished since the last call. Called once their
+        results are recorded, so removal costs the client nothing; a worker dying before it
+        leaves them to the reaper."""
+        while self._leftovers:
+            name = self._leftovers.pop()
+            try:
+                self._engine.remove(name)
+            except EngineUnavailable as error:  # the reaper removes it later
+                log.warning("could not remove %s: %s", name, error)
 
     def remove(self, run_id: str) -> None:
         """Removes the container of `run_id`, if one is left (a dead worker's)."""
         self._engine.remove(sandbox.container_name(run_id))
 
     def _feed_and_read(
-        self, name: str, files: Mapping[str, str], payload: bytes, report: "_Report"
+        self,
+        name: str,
+        sock: socket.socket,
+        files: Mapping[str, str],
+        payload: bytes,
+        report: "_Report",
+        fresh: bool,
     ) -> RunResult:
         max_seconds = report.max_seconds
-        sock = self._engine.attach(name)
         try:
-            self._engine.start(name)
+            if fresh:  # a warm container is running already, waiting for its input
+                self._engine.start(name)
             deadline = self._clock() + max_seconds + HOST_GRACE_SECONDS
             stream = OutputStream(
                 sock, deadline, self._settings.read_cap_mib * 1024 * 1024, self._clock
@@ -171,6 +214,7 @@ class _Report:
         self._settings = settings
         self._image = image
         self.max_seconds = max_seconds
+        self.warm = False
         self._started = started
         self._clock = clock
         self.digest = ""
@@ -190,8 +234,10 @@ class _Report:
             digest=self.digest,
             node=self._settings.node,
             sandbox_kib=0,
+            warm=False,
         )
         result.update(parts)  # type: ignore[typeddict-item]
+        result["warm"] = self.warm
         return result
 
     def faulty(self, why: str) -> RunResult:

@@ -13,43 +13,65 @@ LABEL_KIND = "greenbar.kind"
 LABEL_RUN = "greenbar.run"
 LABEL_NODE = "greenbar.node"
 LABEL_DEPLOYMENT = "greenbar.deployment"
+LABEL_WORKER = "greenbar.worker"
 CAPTURE_MIB = 4  # 2 x 50 KiB of output, the list of files before the run, a few small files
 CAPTURE_INODES = 64
 
 
+RUN_PREFIX = "greenbar-run-"
+
+
 def container_name(run_id: str) -> str:
-    """The unique container name of a run: a second container for the same run cannot exist."""
-    return f"greenbar-run-{run_id}"
+    """The unique container name of a run: a second container for the same run cannot exist.
+    A warm container is renamed so when a run takes it."""
+    return RUN_PREFIX + run_id
+
+
+def run_labels(settings: Settings, run_id: str) -> dict[str, str]:
+    return {
+        LABEL_KIND: "run",
+        LABEL_RUN: run_id,
+        LABEL_NODE: settings.node,
+        LABEL_DEPLOYMENT: settings.deployment,
+    }
+
+
+def pool_labels(settings: Settings, worker: str) -> dict[str, str]:
+    return {
+        LABEL_KIND: "pool",
+        LABEL_WORKER: worker,
+        LABEL_NODE: settings.node,
+        LABEL_DEPLOYMENT: settings.deployment,
+    }
 
 
 def spec(
-    settings: Settings, image_id: str, run_id: str, max_seconds: int, volume: str | None = None
+    settings: Settings,
+    image_id: str,
+    name: str,
+    labels: dict[str, str],
+    volume: str | None = None,
 ) -> dict[str, Any]:
-    """Arguments for `APIClient.create_container` for one run.
+    """Arguments for `APIClient.create_container` for one run's container (fresh or warm).
 
     Args:
         settings: the operator's limits and container settings.
         image_id: the content-addressed id to run, so the digest reported is the one that ran.
-        run_id: names and labels the container.
-        max_seconds: when the entry script kills cyber-dojo.sh.
+        name: the container's unique name.
+        labels: its `greenbar.*` labels (`run_labels` or `pool_labels`).
         volume: a kata volume to mount at /sandbox instead of a tmpfs.
     """
     out_cap = settings.output_limit_kib * 1024 + 1  # one more byte says "truncated"
     return {
         "image": image_id,
-        "command": ["sh", "-c", ENTRY_SCRIPT, "greenbar-entry", str(max_seconds), str(out_cap)],
-        "name": container_name(run_id),
+        "command": ["sh", "-c", ENTRY_SCRIPT, "greenbar-entry", str(out_cap)],
+        "name": name,
         "user": settings.user,
         "working_dir": "/sandbox",
         # docker-py sets StdinOnce with stdin_open: our half-close becomes EOF on stdin.
         "stdin_open": True,
         "network_disabled": settings.network == "none",
-        "labels": {
-            LABEL_KIND: "run",
-            LABEL_RUN: run_id,
-            LABEL_NODE: settings.node,
-            LABEL_DEPLOYMENT: settings.deployment,
-        },
+        "labels": labels,
         "host_config": host_config(settings, volume),
     }
 

@@ -18,6 +18,8 @@ ensure_packages() {
   [ -x /bin/busybox ] || missing+=(busybox-static)
   command -v git >/dev/null || missing+=(git)
   command -v curl >/dev/null || missing+=(curl)
+  command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 \
+    || missing+=(docker-compose)  # tests/test_deploy.py checks docker-compose.yml with it
   command -v python3 >/dev/null || missing+=(python3)
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
   [ ${#missing[@]} -eq 0 ] && return

@@ -3,20 +3,22 @@
 import os
 
 from celery import current_app
-from celery.signals import worker_process_init
+from celery.signals import celeryd_init, worker_process_init
 
 from app.config import Settings
 from app.context import NodeContext
 from tasks.queues import PULL_TASK, node_queue
 
 _context: NodeContext | None = None
+WORKER_NAME = "GREENBAR_WORKER_NAME"  # set by the main process before its pool forks
 
 
 def node_context() -> NodeContext:
     """This process's context, built on first use from the environment."""
     global _context
     if _context is None:
-        _context = NodeContext.create(Settings.from_env(os.environ), _pull_here)
+        worker = os.environ.get(WORKER_NAME, "")
+        _context = NodeContext.create(Settings.from_env(os.environ), _pull_here, worker)
     return _context
 
 
@@ -26,6 +28,12 @@ def _pull_here(image: str) -> None:
     node = context.settings.node
     if not context.pulls.is_locked(node, image):
         current_app.send_task(PULL_TASK, args=[image, None], queue=node_queue(node))
+
+
+@celeryd_init.connect
+def _name_the_worker(sender: str, **_: object) -> None:
+    # Pool children inherit it: their runs take warm containers from this worker's pool.
+    os.environ[WORKER_NAME] = sender
 
 
 @worker_process_init.connect

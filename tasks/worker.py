@@ -13,7 +13,9 @@ from celery.signals import setup_logging, worker_ready, worker_shutdown
 from app import logs
 from app.config import Settings
 from app.context import HEARTBEAT_SECONDS
+from app.engine import Engine
 from app.heartbeat import Heartbeat
+from app.pool import PoolKeeper, WarmPool
 from app.tracks import concrete, to_prepull
 from tasks.celery_app import create_celery
 from tasks.node import node_context
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 celery = create_celery(Settings.from_env(os.environ))
 _heartbeats: list[Heartbeat] = []
+_keepers: list[PoolKeeper] = []
 
 
 @setup_logging.connect
@@ -53,9 +56,20 @@ def _on_ready(sender: object, **_: object) -> None:
     if settings.pulls_enabled:
         for image in to_prepull(settings.images, settings.tracks, context.tracks):
             celery.send_task(PULL_TASK, args=[image, None], queue=node_queue(settings.node))
+    if settings.pool_size > 0:
+        keeper = PoolKeeper(
+            WarmPool(context.redis, name),
+            Engine.from_env(),
+            settings,
+            lambda: to_prepull(settings.images, settings.tracks, context.tracks),
+        )
+        keeper.start()
+        _keepers.append(keeper)
 
 
 @worker_shutdown.connect
 def _on_shutdown(**_: object) -> None:
+    for keeper in _keepers:
+        keeper.stop()
     for heartbeat in _heartbeats:
         heartbeat.stop()

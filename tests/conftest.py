@@ -131,8 +131,11 @@ def nothing_labelled_is_left() -> Iterator[None]:
     yield
     client = docker.from_env()
     time.sleep(0.5)  # removals issued by the worker's last runs are asynchronous at the engine
-    containers = [c.name for c in client.containers.list(all=True) if _greenbar(c.labels)]
-    volumes = [v.name for v in client.volumes.list() if _greenbar(v.attrs.get("Labels") or {})]
+    # Summaries, not containers.list(): that inspects each one, racing with removals.
+    summaries = client.api.containers(all=True)
+    containers = [c["Names"][0] for c in summaries if _greenbar(c.get("Labels") or {})]
+    listed = client.api.volumes().get("Volumes") or []
+    volumes = [v["Name"] for v in listed if _greenbar(v.get("Labels") or {})]
     assert not containers and not volumes, f"left behind: {containers} {volumes}"
 
 

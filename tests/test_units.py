@@ -18,7 +18,7 @@ from app.config import Settings
 from app.errors import ConfigError, ImageNotAllowed, InvalidRequest
 from app.files import tar_of, validate
 from app.harvest import Harvester
-from app.sandbox import spec
+from app.sandbox import container_name, run_labels, spec
 from app.stream import DIAGNOSTICS_MAX_BYTES, CapExceeded, DeadlinePassed, OutputStream
 from app.text import cleaned
 
@@ -507,13 +507,13 @@ def test_the_refusal_names_the_allowed_images():
 
 
 def test_the_container_spec_is_labelled_and_hardened_from_the_settings():
-    made = spec(SETTINGS, "sha256:abc", "run-1", 7)
+    made = spec(SETTINGS, "sha256:abc", container_name("run-1"), run_labels(SETTINGS, "run-1"))
     assert made["name"] == "greenbar-run-run-1"
     assert made["image"] == "sha256:abc"
     assert made["labels"]["greenbar.kind"] == "run"
     assert made["labels"]["greenbar.run"] == "run-1"
     assert made["user"] == "41966:51966"
-    assert made["command"][-2:] == ["7", str(50 * 1024 + 1)]
+    assert made["command"][-1] == str(50 * 1024 + 1)  # max_seconds comes on stdin
     host = made["host_config"]
     assert host["network_mode"] == "none"
     assert host["read_only"] is True
