@@ -75,7 +75,7 @@ class NodeContext:
         light = TrafficLight(cache, SandboxedLambda(runner, limit), limit)
         node, ttl = settings.node, settings.result_ttl_seconds
         katas = KataStore(client, int(settings.kata_unused_hours * 3600 * 2), time.time)
-        volumes = KataVolumes(engine, node, settings.deployment)
+        volumes = KataVolumes(engine, settings)
         kata = KataSupport(katas, volumes, settings.kata_quota_mib * 1024)
         images, pulls = NodeImages(engine), PullStore(client, ttl, time.time)
         store = RunStore(client, ttl, time.time, "run")

@@ -1,20 +1,22 @@
 # greenbar's entry script: run as `sh -c "$(cat entry.sh)" greenbar-entry OUT_CAP` inside a
 # fresh sandbox container, as the sandbox user. A warm container waits here, at the first read.
 #
-# IN:  on stdin, a line holding MAX_SECONDS, then a tar of the learner's files, unpacked into
-#      /sandbox; in a kata volume, the names listed in its .greenbar-delete (files the client
-#      no longer sends) are removed.
+# IN:  on stdin, a line holding MAX_SECONDS and a NONCE, then a tar of the learner's files,
+#      unpacked into /sandbox; in a kata volume, the names listed in its .greenbar-delete (files
+#      the client no longer sends) are removed.
 # RUN: ./cyber-dojo.sh, its stdout and stderr each captured through a FIFO of which only the
 #      first OUT_CAP bytes are kept (the rest is drained and dropped, so a flood neither fills a
 #      disk nor stalls the program), killed with its whole session after MAX_SECONDS.
-# OUT: one tar on stdout holding greenbar/{before,stdout,stderr,status,timed_out,oom,usage} and
-#      the sandbox/ tree; the host keeps what it wants from it. `before` lists the files a kata
-#      volume held before the run, which the run did not create.
+# OUT: on stdout, once every process of the run is dead, the line `greenbar-result NONCE` and
+#      one tar holding greenbar/out/{before,stdout,stderr,status,timed_out,oom} and the sandbox/
+#      tree. The run's programs share this script's uid and could write to its stdout through
+#      /proc: the host ignores everything before the line, whose nonce they never saw.
+#      `before` lists the files a kata volume held before the run, which it did not create.
 # Capture lives in /greenbar, a tmpfs of its own: a run that fills /tmp cannot starve it.
-# Needs only: sh, tar, head, cat, mkfifo, sleep, kill, and (optionally) setsid, find, du.
+# Needs only: sh, tar, head, cat, mkfifo, sleep, kill, chmod, and (optionally) setsid, find.
 
 out_cap=$1
-IFS= read -r max_seconds || exit 94  # sh reads a pipe a byte at a time: the tar stays unread
+read -r max_seconds nonce || exit 94  # sh reads a pipe a byte at a time: the tar stays unread
 case $max_seconds in '' | *[!0-9]*) exit 94 ;; esac
 g=/greenbar
 o=$g/out
@@ -68,9 +70,11 @@ kill -9 -"$p" 2>/dev/null
 s=$!
 wait "$r1" "$r2"
 kill -9 "$w" "$s" 2>/dev/null
+sweep # nothing of the run may write once the result has begun
 echo "$status" >"$o/status"
 for f in /sys/fs/cgroup/memory.events /sys/fs/cgroup/memory/memory.oom_control; do
   [ -r "$f" ] && cat "$f" >>"$o/oom" 2>/dev/null
 done
-du -sk /sandbox >"$o/usage" 2>/dev/null
+chmod -R u+rwX /sandbox 2>/dev/null # what the run hid from itself still counts and is seen
+printf 'greenbar-result %s\n' "$nonce"
 cd / && exec tar -cf - greenbar/out sandbox

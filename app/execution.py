@@ -8,7 +8,7 @@ from typing import Any
 
 from app.engine import Engine
 from app.errors import EngineUnavailable, ImageMissing
-from app.katas import KataStore
+from app.katas import KataStore, volume_name
 from app.logs import event
 from app.metrics import Metrics
 from app.runner import Outcome, Runner, RunResult
@@ -185,10 +185,14 @@ class RunExecutor(_Executor):
         if kata is None:
             return self._runner.run(image, files, seconds, job_id)
         before = set(self._kata.katas.use(kata, self._node, files))
-        volume = self._kata.volumes.ensure(kata)
+        try:
+            volume = self._kata.volumes.ensure(kata, image)
+        except ImageMissing:  # the run says `pulling` without touching the volume
+            volume = volume_name(kata)
         result = self._runner.run(
             image, files, seconds, job_id, volume=volume, deleted=sorted(before - set(files))
         )
+        self._runner.dispose()  # the volume is free once the client has the result
         kib, quota = result["sandbox_kib"], self._kata.quota_kib
         if kib > quota or result["outcome"] == Outcome.FAULTY:
             self._kata.volumes.remove(volume)

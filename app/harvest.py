@@ -41,7 +41,20 @@ class Harvest:
     files: dict[str, SandboxFile] = field(default_factory=dict)  # those sent in
     created: dict[str, SandboxFile] = field(default_factory=dict)  # the first others by name
     before: set[str] = field(default_factory=set)  # files a kata volume held before the run
+    sandbox_bytes: int = 0  # the size of every regular file in /sandbox after the run
     complete: bool = False
+
+
+def _safe(relative: str) -> bool:
+    """A name that stays inside the sandbox: relative, no empty, '.' or '..' component. Only
+    a forged archive could hold another; it is dropped rather than passed to a client."""
+    parts = relative.split("/")
+    return (
+        bool(relative)
+        and not relative.startswith("/")
+        and "" not in parts
+        and not ({".", ".."} & set(parts))
+    )
 
 
 class Harvester:
@@ -91,16 +104,18 @@ class Harvester:
         if name.startswith(OUT_PREFIX):
             result.out[name[len(OUT_PREFIX) :]] = self._read(tar, member).head
             return
-        if not name.startswith(SANDBOX_PREFIX):
+        if not name.startswith(SANDBOX_PREFIX) or not _safe(name[len(SANDBOX_PREFIX) :]):
             return
+        result.sandbox_bytes += member.size
         self._place(name[len(SANDBOX_PREFIX) :], self._read(tar, member), result)
 
     def _take_link(self, member: tarfile.TarInfo, result: Harvest) -> None:
         """A second name of a file already read: tar stores a hard-linked file once."""
         target = member.linkname.removeprefix(SANDBOX_PREFIX)
         found = result.files.get(target) or result.created.get(target)
-        if found is not None and member.name.startswith(SANDBOX_PREFIX):
-            self._place(member.name[len(SANDBOX_PREFIX) :], found, result)
+        relative = member.name.removeprefix(SANDBOX_PREFIX)
+        if found is not None and member.name.startswith(SANDBOX_PREFIX) and _safe(relative):
+            self._place(relative, found, result)
 
     def _place(self, relative: str, found: SandboxFile, result: Harvest) -> None:
         if relative in self._sent:

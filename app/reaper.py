@@ -51,6 +51,8 @@ class Reaper:
         labels = container.labels
         if labels.get(LABEL_DEPLOYMENT, self._deployment) != self._deployment:
             return False
+        if labels.get(LABEL_KIND) == "kata-holder":
+            return False  # it lives as long as its kata volume: the pruner removes both
         if labels.get(LABEL_KIND) == "pool" and container.name.startswith("greenbar-pool-"):
             return not self._alive(labels.get(LABEL_WORKER, ""))  # still waiting to be taken
         if container.created < cutoff:

@@ -3,6 +3,7 @@
 import hashlib
 import logging
 import re
+import secrets
 import socket
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -109,7 +110,8 @@ class Runner:
         except ImageMissing:
             return report.pulling()
         payload = {**files, DELETE_LIST: "".join(f"{n}\n" for n in deleted)} if deleted else files
-        feed = f"{max_seconds}\n".encode() + tar_of(payload, int(self._now()))
+        report.nonce = secrets.token_hex(16)
+        feed = f"{max_seconds} {report.nonce}\n".encode() + tar_of(payload, int(self._now()))
         name = sandbox.container_name(run_id)
         sock = self._warm(report.digest, name) if volume is None else None
         fresh = sock is None
@@ -169,7 +171,8 @@ class Runner:
             )
             harvester = Harvester(self._limit, files.keys(), self._settings.created_files_max)
             self._send(sock, payload, deadline)
-            harvest = harvester.harvest(stream)
+            marked = stream.skip_past(f"greenbar-result {report.nonce}\n".encode())
+            harvest = harvester.harvest(stream) if marked else Harvest()
         except DeadlinePassed:
             return report.host_timeout()
         except CapExceeded:
@@ -215,6 +218,7 @@ class _Report:
         self._image = image
         self.max_seconds = max_seconds
         self.warm = False
+        self.nonce = ""
         self._started = started
         self._clock = clock
         self.digest = ""
@@ -276,7 +280,7 @@ class _Report:
             stderr=cleaned(harvest.out.get("stderr", b""), limit),
             created={n: cleaned(f.head, limit) for n, f in sorted(harvest.created.items())},
             changed=_changed(harvest.files, sent, limit),
-            sandbox_kib=_status(harvest.out.get("usage", b"0").split(b"\t")[0]) or 0,
+            sandbox_kib=-(-harvest.sandbox_bytes // 1024),
         )
 
 

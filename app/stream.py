@@ -45,6 +45,24 @@ class OutputStream:
         self._read_total = 0
         self.diagnostics = bytearray()
         self.ended = False
+        self._unread = b""  # stdout bytes read past a marker, served first
+
+    def skip_past(self, marker: bytes) -> bool:
+        """Drops stdout up to and including the first `marker`; False if the stream ended
+        without one.
+
+        Raises:
+            DeadlinePassed, CapExceeded: see the classes.
+        """
+        seen = bytearray()
+        while not self.ended:
+            seen += self._next_stdout(CHUNK_BYTES)
+            found = seen.find(marker)
+            if found >= 0:
+                self._unread = bytes(seen[found + len(marker) :])
+                return True
+            del seen[: max(len(seen) - len(marker), 0)]  # keep a tail a marker may start in
+        return False
 
     def read(self, size: int = -1) -> bytes:
         """Up to `size` stdout bytes (fewer only at end of stream).
@@ -52,7 +70,8 @@ class OutputStream:
         Raises:
             DeadlinePassed, CapExceeded: see the classes.
         """
-        out = bytearray()
+        out = bytearray(self._unread[:size] if size >= 0 else self._unread)
+        self._unread = self._unread[len(out) :]
         while (size < 0 or len(out) < size) and not self.ended:
             want = CHUNK_BYTES if size < 0 else size - len(out)
             out += self._next_stdout(want)

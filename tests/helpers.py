@@ -1,5 +1,6 @@
 """Small helpers the tests share."""
 
+import contextlib
 import socket
 import time
 from pathlib import Path
@@ -33,3 +34,20 @@ def run(api: Any, files: dict[str, str], image: str = "greenbar/busybox-sh", **f
     view = response.get_json()
     assert view["state"] == "done", view
     return view["result"]
+
+
+def remove_kata(client: Any, kata: str) -> None:
+    """Removes a kata's holder container and volume (the run's own container may still be
+    on its way out: retried briefly)."""
+    import docker
+
+    with contextlib.suppress(docker.errors.NotFound):
+        client.containers.get(f"greenbar-kata-holder-{kata}").remove(force=True)
+    for _ in range(100):
+        try:
+            client.volumes.get(f"greenbar-kata-{kata}").remove(force=True)
+            return
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError:
+            time.sleep(0.1)

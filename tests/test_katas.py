@@ -14,8 +14,7 @@ from app.katas import KataStore, volume_name
 from app.pruner import Pruner
 from app.reaper import Reaper
 from app.volumes import KataVolumes
-from tests.conftest import NODE
-from tests.helpers import run
+from tests.helpers import remove_kata, run
 
 DAY = 24 * 3600
 
@@ -29,14 +28,7 @@ def kata(docker_client: docker.DockerClient) -> Any:
     """A fresh kata id; its volume is removed afterwards whatever the test did."""
     name = kata_id()
     yield name
-    for _ in range(50):  # the worker removes the run's container just after answering
-        try:
-            docker_client.volumes.get(volume_name(name)).remove()
-            break
-        except docker.errors.NotFound:
-            break
-        except docker.errors.APIError:
-            time.sleep(0.1)
+    remove_kata(docker_client, name)
 
 
 def test_a_kata_keeps_build_outputs_between_its_runs_without_reporting_them_again(
@@ -57,7 +49,7 @@ def test_one_kata_never_sees_another_katas_files(api: Any, kata: str, docker_cli
         assert "mine.txt" not in seen["stdout"]["content"]
         assert "No such file" in seen["stderr"]["content"]
     finally:
-        docker_client.volumes.get(volume_name(other)).remove(force=True)
+        remove_kata(docker_client, other)
 
 
 def test_files_the_client_no_longer_sends_are_deleted_from_the_volume(api: Any, kata: str) -> None:
@@ -75,11 +67,20 @@ def test_a_kata_run_reports_changes_to_the_files_it_was_sent(api: Any, kata: str
     assert result["changed"]["notes.txt"]["content"] == "start\nmore\n"
 
 
-def test_a_volume_left_over_its_quota_is_wiped_and_the_log_says_so(api: Any, kata: str) -> None:
-    fill = "dd if=/dev/zero of=a bs=1M count=40 && dd if=/dev/zero of=b bs=1M count=40"
+def test_a_kata_volume_never_holds_more_than_its_quota(api: Any, kata: str) -> None:
+    fill = "dd if=/dev/zero of=a bs=1M count=40; dd if=/dev/zero of=b bs=1M count=40"
     result = run(api, {"cyber-dojo.sh": fill}, kata=kata, max_seconds=20)
-    assert result["sandbox_kib"] > 64 * 1024
-    assert "kata volume was wiped" in result["log"]
+    assert "No space left on device" in result["stderr"]["content"]
+    assert result["sandbox_kib"] <= 64 * 1024
+
+
+def test_a_volume_whose_run_did_not_complete_is_wiped_and_the_log_says_so(
+    api: Any, kata: str
+) -> None:
+    run(api, {"cyber-dojo.sh": "echo kept > kept.txt"}, kata=kata)
+    broken = run(api, {"cyber-dojo.sh": "kill -9 -1"}, kata=kata)
+    assert broken["outcome"] == "faulty"
+    assert "kata volume was wiped" in broken["log"]
     after = run(api, {"cyber-dojo.sh": "ls"}, kata=kata)
     assert after["stdout"]["content"].split() == ["cyber-dojo.sh"]
 
@@ -100,7 +101,7 @@ def pruner(settings: Any) -> Pruner:
     engine = Engine.from_env()
     katas = KataStore(redis.Redis.from_url(settings.redis_url), 7 * DAY)
     reaper = Reaper(engine, settings.longest_run_seconds)
-    return Pruner(KataVolumes(engine, NODE), katas, reaper, NodeImages(engine), DAY, None)
+    return Pruner(KataVolumes(engine, settings), katas, reaper, NodeImages(engine), DAY, None)
 
 
 def test_a_kata_volume_unused_for_more_than_a_day_is_pruned_and_a_recent_one_kept(

@@ -4,7 +4,6 @@ Node A is the default engine, node B a second dockerd; each has its own worker. 
 between them only through the local registry, as they would between machines.
 """
 
-import contextlib
 import dataclasses
 import io
 import secrets
@@ -30,7 +29,7 @@ from tests.cluster import (
     second_engine,
     stop_worker,
 )
-from tests.helpers import wait_until
+from tests.helpers import remove_kata, wait_until
 from web import create_app
 
 RED = "def colour(stdout, stderr, status):\n    return 'red'\n"
@@ -236,5 +235,4 @@ def test_a_katas_runs_go_to_the_node_holding_its_volume_and_elsewhere_once_it_is
         assert "No such file" in moved["result"]["stderr"]["content"], "a fresh volume"
     finally:
         for client in (docker_client, cluster.engine_b):
-            with contextlib.suppress(docker.errors.NotFound):
-                client.volumes.get(f"greenbar-kata-{kata}").remove(force=True)
+            remove_kata(client, kata)

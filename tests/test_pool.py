@@ -11,7 +11,7 @@ import redis
 
 from app.pool import WarmPool
 from tests.cluster import celery_worker, stop_worker
-from tests.helpers import run, wait_until
+from tests.helpers import remove_kata, run, wait_until
 
 BUSYBOX = "greenbar/busybox-sh"
 
@@ -59,14 +59,7 @@ def test_kata_runs_bypass_the_pool(api: Any, docker_client: Any) -> None:
     try:
         assert run(api, {"cyber-dojo.sh": "true"}, kata=kata)["warm"] is False
     finally:
-        for _ in range(50):
-            try:
-                docker_client.volumes.get(f"greenbar-kata-{kata}").remove(force=True)
-                break
-            except docker.errors.NotFound:
-                break
-            except docker.errors.APIError:
-                time.sleep(0.1)
+        remove_kata(docker_client, kata)
 
 
 @pytest.fixture
