@@ -23,6 +23,7 @@ from app.sandbox import LABEL_WORKER, pool_labels, spec
 from app.store import translated
 
 log = logging.getLogger(__name__)
+RESOLVE_SECONDS = 2  # how often image names are resolved to digests again
 
 
 class WarmPool:
@@ -87,14 +88,18 @@ class WarmPool:
 
 
 class PoolKeeper:
-    """Keeps `settings.pool_size` warm containers of each image runs want, in a thread.
+    """Keeps `settings.pool_size` warm containers of each of the worker's images, in a thread.
+
+    Only the images the worker is configured for (its allowlist's and its tracks') get warm
+    containers, each under the digest its name points to now: when a name moves to a new
+    build, the old digest's containers are drained. Others run in fresh containers.
 
     Args:
         pool: the worker's pool.
         engine: the node's engine (one of the keeper's own: docker-py clients are not shared
             across threads).
         settings: the run settings, and the pool's size and idle time.
-        wanted: images to warm from the start (names or digests), before any run asks.
+        wanted: the worker's images by name, asked again every RESOLVE_SECONDS.
         interval: seconds between checks.
     """
 
@@ -113,15 +118,25 @@ class PoolKeeper:
         self._interval = interval
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="greenbar-pool", daemon=True)
+        self._allowed: set[str] = set()
+        self._resolved_at = 0.0
 
     def start(self) -> None:
         self._sweep_leftovers()
+        for digest in self._resolve():
+            self._pool.want(digest)  # warm from the start, before any run asks
+        self._thread.start()
+
+    def _resolve(self) -> set[str]:
+        """The digests of the worker's images on this node, now."""
+        found = set()
         for image in self._wanted():
             try:
-                self._pool.want(self._engine.image_id(image))
+                found.add(self._engine.image_id(image))
             except ImageMissing:
                 continue
-        self._thread.start()
+        self._allowed, self._resolved_at = found, time.monotonic()
+        return found
 
     def stop(self) -> None:
         """Stops refilling and removes every container still waiting."""
@@ -140,9 +155,11 @@ class PoolKeeper:
             self._stopped.wait(self._interval)
 
     def _keep(self) -> None:
+        if time.monotonic() - self._resolved_at > RESOLVE_SECONDS:
+            self._resolve()
         idle_before = time.time() - self._settings.pool_idle_seconds
         for digest, wanted_at in self._pool.demand().items():
-            if wanted_at < idle_before:
+            if wanted_at < idle_before or digest not in self._allowed:
                 self._remove(self._pool.drain(digest))
                 self._pool.forget(digest)
             elif self._pool.ready(digest) < self._settings.pool_size:

@@ -132,10 +132,15 @@ class Runner:
             return None
         try:
             self._engine.rename(taken, name)
-            return self._engine.attach(name)
-        except EngineUnavailable:  # it died waiting (an engine restart): a fresh one instead
-            self._leftovers.append(taken)
-            return None
+            if self._engine.exit_code(name) is None:  # still waiting for its input
+                return self._engine.attach(name)
+        except EngineUnavailable:
+            pass
+        # It died waiting (an engine restart): gone now, under either name, so a fresh
+        # container can take the run's name.
+        for either in (name, taken):
+            self._engine.remove(either)
+        return None
 
     def dispose(self) -> None:
         """Removes the containers of the runs finished since the last call. Called once their

@@ -161,6 +161,9 @@ def test_workers_on_two_engines_beat_with_their_nodes_until_stopped(
         assert (live[name_a]["node"], live[name_a]["docker"]) == ("node-a", True)
         assert (live[name_b]["node"], live[name_b]["docker"]) == ("node-b", True)
         assert _environ(worker_b.pid)["DOCKER_HOST"] == engine_b
+        deadline = time.monotonic() + 10  # the heartbeat may come before the "ready." line
+        while "ready" not in worker_log(worker_b) and time.monotonic() < deadline:
+            time.sleep(0.1)
         assert "ready" in worker_log(worker_b)
 
         stop_worker(worker_b)
