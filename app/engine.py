@@ -7,7 +7,7 @@ Only the calls greenbar needs, over docker-py's low-level `APIClient`. Never the
 import io
 import socket
 import tarfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +37,28 @@ def _only_member(api: docker.APIClient, container: str, path: str) -> bytes | No
         member = tar.next()
         source = tar.extractfile(member) if member is not None and member.isreg() else None
         return source.read() if source is not None else None
+
+
+def removal(action: str, remove: Callable[..., object], *args: object) -> str:
+    """Calls a Docker removal, telling how it went rather than raising for the expected.
+
+    Returns:
+        `removed`; `missing` if it was gone already; `busy` if the engine said conflict (in
+        use, or being removed elsewhere).
+
+    Raises:
+        EngineUnavailable: any other failure.
+    """
+    with translated(action):
+        try:
+            remove(*args)
+        except docker.errors.NotFound:
+            return "missing"
+        except docker.errors.APIError as error:
+            if error.status_code == 409:
+                return "busy"
+            raise
+    return "removed"
 
 
 @contextmanager
@@ -111,15 +133,10 @@ class Engine:
         return None if state.get("Running") else int(state.get("ExitCode", -1))
 
     def remove(self, container: str) -> None:
-        """Kills (if running) and removes `container`; one already gone is fine."""
-        with translated(f"remove container {container}"):
-            try:
-                self.api.remove_container(container, force=True, v=True)
-            except docker.errors.NotFound:
-                pass
-            except docker.errors.APIError as error:
-                if error.status_code != 409:  # removal already in progress elsewhere
-                    raise
+        """Kills (if running) and removes `container`; one already gone, or being removed
+        elsewhere, is fine."""
+        action = f"remove container {container}"
+        removal(action, lambda: self.api.remove_container(container, force=True, v=True))
 
     def read_file(self, image_id: str, path: str, labels: dict[str, str]) -> bytes | None:
         """The bytes of one file in an image, or None if the image has no such regular file.

@@ -6,7 +6,7 @@ from typing import Any, TypedDict
 import docker.errors
 
 from app.allowlist import normalized
-from app.engine import Engine, translated
+from app.engine import Engine, removal, translated
 from app.errors import ImageMissing, PullFailed
 
 
@@ -56,17 +56,8 @@ class NodeImages:
         yield from self._engine.api.pull(repository, tag, stream=True, decode=True)
 
     def remove(self, image: str) -> bool:
-        """Removes `image` (a name or an id); False if it is in use or already gone."""
-        with translated(f"remove image {image}"):
-            try:
-                self._engine.api.remove_image(image)
-            except docker.errors.NotFound:
-                return False
-            except docker.errors.APIError as error:
-                if error.status_code == 409:  # a container uses it: a "no", not a failure
-                    return False
-                raise
-        return True
+        """Removes `image` (a name or an id); False if a container uses it or it is gone."""
+        return removal(f"remove image {image}", self._engine.api.remove_image, image) == "removed"
 
     def all(self) -> list[dict[str, Any]]:
         """Every image on the node: id and repository tags."""

@@ -18,7 +18,7 @@ import redis
 
 from app.config import Settings
 from app.engine import Engine
-from app.errors import GreenbarError, ImageMissing
+from app.errors import GreenbarError, ImageMissing, StoreUnavailable
 from app.sandbox import LABEL_WORKER, pool_labels, spec
 from app.store import translated
 
@@ -139,11 +139,11 @@ class PoolKeeper:
         return found
 
     def stop(self) -> None:
-        """Stops refilling and removes every container still waiting."""
+        """Stops refilling and removes every container still waiting (found by its labels,
+        so a Redis that is already gone does not keep them)."""
         self._stopped.set()
         self._thread.join(timeout=10)
-        for digest in self._pool.demand():
-            self._remove(self._pool.drain(digest))
+        self._sweep_leftovers()
 
     def _loop(self) -> None:
         while not self._stopped.is_set():
@@ -177,9 +177,12 @@ class PoolKeeper:
             self._engine.remove(name)
 
     def _sweep_leftovers(self) -> None:
-        """Removes what an earlier life of this worker left waiting."""
+        """Removes every container of this worker still waiting, and empties its lists."""
         for container in self._engine.labelled(f"{LABEL_WORKER}={self._pool.worker}"):
             if container.name.startswith("greenbar-pool-"):
                 self._engine.remove(container.name)
-        for digest in self._pool.demand():
-            self._pool.drain(digest)
+        try:
+            for digest in self._pool.demand():
+                self._pool.drain(digest)
+        except StoreUnavailable:
+            log.warning("warm pool: Redis is gone; its lists expire with it")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import docker.errors
 
 from app.config import Settings
-from app.engine import Engine, translated
+from app.engine import Engine, removal, translated
 from app.katas import volume_name
 from app.sandbox import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_NODE
 
@@ -138,13 +138,5 @@ class KataVolumes:
                 break
             sleep(0.1)
         self._engine.remove(holder_name(name.removeprefix(volume_name(""))))
-        with translated(f"remove volume {name}"):
-            try:
-                self._engine.api.remove_volume(name)
-            except docker.errors.NotFound:
-                return True
-            except docker.errors.APIError as error:
-                if error.status_code == 409:  # a run mounted it after all
-                    return False
-                raise
-        return True
+        # "busy": a run mounted it after all.
+        return removal(f"remove volume {name}", self._engine.api.remove_volume, name) != "busy"

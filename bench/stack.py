@@ -60,10 +60,9 @@ def private_stack(concurrency: int = 2, **env_overrides: str) -> Iterator[Stack]
         _wait_ready(url, logs)
         yield Stack(url, env["GREENBAR_REDIS_URL"], processes[1].pid)
     finally:
-        for process in reversed(processes):
+        for process in reversed(processes):  # Redis last: the worker needs it to shut down
             process.terminate()
-        for process in processes:
-            process.wait(30)
+            process.wait(60)
 
 
 def _wait_ready(url: str, logs: Path) -> None:

@@ -51,3 +51,25 @@ def remove_kata(client: Any, kata: str) -> None:
             return
         except docker.errors.APIError:
             time.sleep(0.1)
+
+
+def build_image(
+    client: Any, dockerfile: str, files: dict[str, str] | None = None, tag: str | None = None
+) -> Any:
+    """Builds an image from a Dockerfile and files held in memory, offline (network none),
+    leaving no intermediate container; returns the docker-py Image."""
+    import io
+    import tarfile
+
+    context = io.BytesIO()
+    with tarfile.open(fileobj=context, mode="w") as tar:
+        for name, text in {"Dockerfile": dockerfile, **(files or {})}.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    context.seek(0)
+    image, _ = client.images.build(
+        fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, network_mode="none"
+    )
+    return image

@@ -5,9 +5,7 @@ between them only through the local registry, as they would between machines.
 """
 
 import dataclasses
-import io
 import secrets
-import tarfile
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -29,7 +27,7 @@ from tests.cluster import (
     second_engine,
     stop_worker,
 )
-from tests.helpers import remove_kata, wait_until
+from tests.helpers import build_image, remove_kata, wait_until
 from web import create_app
 
 RED = "def colour(stdout, stderr, status):\n    return 'red'\n"
@@ -73,16 +71,7 @@ def push_version(client: docker.DockerClient, cluster: Cluster, rag_lambda: str)
         f"LABEL greenbar.test={uuid.uuid4().hex}\n"
         "COPY red_amber_green.py /usr/local/bin/red_amber_green.py\n"
     )
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, text in (("Dockerfile", dockerfile), ("red_amber_green.py", rag_lambda)):
-            info = tarfile.TarInfo(name)
-            info.size = len(text.encode())
-            tar.addfile(info, io.BytesIO(text.encode()))
-    buffer.seek(0)
-    built, _ = client.images.build(
-        fileobj=buffer, custom_context=True, rm=True, forcerm=True, network_mode="none"
-    )
+    built = build_image(client, dockerfile, {"red_amber_green.py": rag_lambda})
     repository = cluster.image.split("/", 1)[1].rsplit(":", 1)[0]
     push_image(client, built.id, cluster.registry, repository)
     return str(built.id)

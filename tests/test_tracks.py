@@ -1,10 +1,8 @@
 """Language tracks with real worker processes: a generic worker and a python-scoped one."""
 
 import contextlib
-import io
 import shutil
 import subprocess
-import tarfile
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +12,7 @@ import pytest
 
 from app.config import Settings
 from tests.cluster import celery_worker, stop_worker
-from tests.helpers import free_port, wait_until
+from tests.helpers import build_image, free_port, wait_until
 from web import create_app
 
 PYTHON = "greenbar/python-pytest"
@@ -52,21 +50,8 @@ def versions(images: None, docker_client: docker.DockerClient) -> Iterator[dict[
     """greenbar/python-pytest tagged v1, and a v2 built from it: version -> image id."""
     v1 = docker_client.images.get(PYTHON)
     v1.tag(PYTHON, "v1")
-    text = f"FROM {PYTHON}\nLABEL greenbar.test={uuid.uuid4().hex}\n".encode()
-    context = io.BytesIO()
-    with tarfile.open(fileobj=context, mode="w") as tar:
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(text)
-        tar.addfile(info, io.BytesIO(text))
-    context.seek(0)
-    v2, _ = docker_client.images.build(
-        fileobj=context,
-        custom_context=True,
-        tag=f"{PYTHON}:v2",
-        rm=True,
-        forcerm=True,
-        network_mode="none",
-    )
+    dockerfile = f"FROM {PYTHON}\nLABEL greenbar.test={uuid.uuid4().hex}\n"
+    v2 = build_image(docker_client, dockerfile, tag=f"{PYTHON}:v2")
     yield {"v1": str(v1.id), "v2": str(v2.id)}
     for tag in ("v1", "v2"):
         with contextlib.suppress(docker.errors.NotFound):

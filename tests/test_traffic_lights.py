@@ -2,8 +2,6 @@
 
 import contextlib
 import dataclasses
-import io
-import tarfile
 import threading
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,7 +13,7 @@ import redis
 
 from app.engine import Engine
 from app.rag_cache import RagCache
-from tests.helpers import ROOT, run
+from tests.helpers import ROOT, build_image, run
 from web import create_app
 
 TEST_REPOSITORY = "greenbar-test/rag"
@@ -45,14 +43,9 @@ def build_variant(docker_client: docker.DockerClient) -> Iterator[Callable[[str 
             steps.append("RUN rm /usr/local/bin/red_amber_green.py")
         else:
             steps.append("COPY red_amber_green.py /usr/local/bin/red_amber_green.py")
-        context = _context("\n".join(steps) + "\n", source)
-        image, _ = docker_client.images.build(
-            fileobj=context,
-            custom_context=True,
-            tag=f"{TEST_REPOSITORY}:latest",
-            rm=True,
-            forcerm=True,
-            network_mode="none",
+        files = {"red_amber_green.py": source or ""}
+        image = build_image(
+            docker_client, "\n".join(steps) + "\n", files, f"{TEST_REPOSITORY}:latest"
         )
         built.append(image.id)
         return str(image.id)
@@ -61,18 +54,6 @@ def build_variant(docker_client: docker.DockerClient) -> Iterator[Callable[[str 
     for image_id in built:
         with contextlib.suppress(docker.errors.NotFound):
             docker_client.images.remove(image_id, force=True)
-
-
-def _context(dockerfile: str, source: str | None) -> io.BytesIO:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, text in (("Dockerfile", dockerfile), ("red_amber_green.py", source or "")):
-            data = text.encode()
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    buffer.seek(0)
-    return buffer
 
 
 def _cache(settings: Any) -> RagCache:

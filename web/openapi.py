@@ -47,62 +47,42 @@ def _body(name: str) -> dict[str, Any]:
     return {"required": True, "content": {"application/json": {"schema": schema}}}
 
 
-def _parameters(settings: Settings, path: str | None = None) -> list[dict[str, Any]]:
-    wait = {"type": "number", "minimum": 0, "maximum": settings.wait_max_seconds}
-    found = [{"name": "wait", "in": "query", "required": False, "schema": wait}]
-    if path:
-        found.append({"name": path, "in": "path", "required": True, "schema": {"type": "string"}})
-    return found
+def _wait(settings: Settings) -> dict[str, Any]:
+    schema = {"type": "number", "minimum": 0, "maximum": settings.wait_max_seconds}
+    return {"name": "wait", "in": "query", "required": False, "schema": schema}
+
+
+def _path_parameter(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _jobs(settings: Settings, kind: str, summary: str, body: str) -> dict[str, Any]:
+    """POST /<kind>s and GET /<kind>s/{job_id}: runs and colours have the same shape."""
+    posted = [200, 202, 400, 401, 413, 415, 422, 503]
+    post = _operation(summary, posted, JOB, requestBody=_body(body), parameters=[_wait(settings)])
+    read = [200, 400, 401, 404, 503]
+    get = _operation(
+        f"A {kind}", read, JOB, parameters=[_wait(settings), _path_parameter("job_id")]
+    )
+    return {f"/{kind}s": {"post": post}, f"/{kind}s/{{job_id}}": {"get": get}}
 
 
 def _paths(settings: Settings) -> dict[str, Any]:
-    posted = [200, 202, 400, 401, 413, 415, 422, 503]
-    read = [200, 400, 401, 404, 503]
     admin_post = [200, 202, 400, 401, 403, 413, 415, 422, 503]
+    image = _body("ImageRequest")
     return {
-        "/runs": {
-            "post": _operation(
-                "Run files",
-                posted,
-                JOB,
-                requestBody=_body("RunRequest"),
-                parameters=_parameters(settings),
-            )
-        },
-        "/runs/{job_id}": {
-            "get": _operation("A run", read, JOB, parameters=_parameters(settings, "job_id"))
-        },
-        "/colours": {
-            "post": _operation(
-                "Colour outputs",
-                posted,
-                JOB,
-                requestBody=_body("ColourRequest"),
-                parameters=_parameters(settings),
-            )
-        },
-        "/colours/{job_id}": {
-            "get": _operation("A colour", read, JOB, parameters=_parameters(settings, "job_id"))
-        },
+        **_jobs(settings, "run", "Run files", "RunRequest"),
+        **_jobs(settings, "colour", "Colour outputs", "ColourRequest"),
         "/nodes": {"get": _operation("Live nodes", [200, 401, 503], ANY_OBJECT)},
         "/pulls": {
-            "post": _operation(
-                "Pull onto every node", admin_post, ANY_OBJECT, requestBody=_body("ImageRequest")
-            )
+            "post": _operation("Pull onto every node", admin_post, ANY_OBJECT, requestBody=image)
         },
         "/pulls/{pull_id}": {
             "get": _operation(
                 "A pull",
                 [200, 401, 403, 404, 503],
                 ANY_OBJECT,
-                parameters=[
-                    {
-                        "name": "pull_id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string"},
-                    }
-                ],
+                parameters=[_path_parameter("pull_id")],
             )
         },
         "/prunes": {"post": _operation("Prune every node now", [202, 401, 403, 503], ANY_OBJECT)},
@@ -112,10 +92,8 @@ def _paths(settings: Settings) -> dict[str, Any]:
                 "Deploy a track's version",
                 admin_post,
                 ANY_OBJECT,
-                requestBody=_body("ImageRequest"),
-                parameters=[
-                    {"name": "slug", "in": "path", "required": True, "schema": {"type": "string"}}
-                ],
+                requestBody=image,
+                parameters=[_path_parameter("slug")],
             )
         },
         "/alive": {"get": _operation("The web process serves", [200], ANY_OBJECT)},
