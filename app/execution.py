@@ -27,6 +27,8 @@ class _Executor:
     Args:
         store: the job records.
         node: this node's name, recorded on the job.
+        metrics: counts finished jobs, flushed once per job.
+        cleanup: called once the job is recorded (the runner's container removals).
     """
 
     kind = "job"
