@@ -6,6 +6,7 @@ Keys:
 """
 
 import json
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -35,6 +36,18 @@ class PullStore:
             pipe.hset(f"greenbar:pull:{pull_id}", mapping=fields)
             pipe.expire(f"greenbar:pull:{pull_id}", self._ttl)
             pipe.execute()
+
+    def fan_out(
+        self, image: str, nodes: Iterable[str], send: Callable[[str, str, str], None]
+    ) -> str:
+        """Records a new pull of `image` on `nodes` and sends it to each with
+        `send(image, pull_id, node)`; returns the pull's id."""
+        nodes = list(nodes)
+        pull_id = secrets.token_hex(16)
+        self.create(pull_id, image, nodes)
+        for node in nodes:
+            send(image, pull_id, node)
+        return pull_id
 
     def update(self, pull_id: str, node: str, state: PullState) -> None:
         shown = {k: v for k, v in state.items() if k != "changed"}

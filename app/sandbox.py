@@ -27,22 +27,17 @@ def container_name(run_id: str) -> str:
     return RUN_PREFIX + run_id
 
 
+def _labels(settings: Settings, kind: str, **more: str) -> dict[str, str]:
+    common = {LABEL_KIND: kind, LABEL_NODE: settings.node, LABEL_DEPLOYMENT: settings.deployment}
+    return {**common, **more}
+
+
 def run_labels(settings: Settings, run_id: str) -> dict[str, str]:
-    return {
-        LABEL_KIND: "run",
-        LABEL_RUN: run_id,
-        LABEL_NODE: settings.node,
-        LABEL_DEPLOYMENT: settings.deployment,
-    }
+    return _labels(settings, "run", **{LABEL_RUN: run_id})
 
 
 def pool_labels(settings: Settings, worker: str) -> dict[str, str]:
-    return {
-        LABEL_KIND: "pool",
-        LABEL_WORKER: worker,
-        LABEL_NODE: settings.node,
-        LABEL_DEPLOYMENT: settings.deployment,
-    }
+    return _labels(settings, "pool", **{LABEL_WORKER: worker})
 
 
 def spec(

@@ -1,6 +1,5 @@
 """Pull tasks: one node pulls an image; the beat's fan-out sends one to every live node."""
 
-import secrets
 from typing import Any
 
 from celery import current_app, shared_task
@@ -31,12 +30,9 @@ def schedule_pulls() -> dict[str, Any]:
 
 def send_pulls(images: Any, nodes: Any) -> dict[str, str]:
     """Records and sends one pull per image to each of `nodes`; returns image -> pull id."""
-    context = node_context()
-    sent = {}
-    for image in images:
-        pull_id = secrets.token_hex(16)
-        context.pulls.create(pull_id, image, nodes)
-        for node in nodes:
-            current_app.send_task(PULL_TASK, args=[image, pull_id], queue=node_queue(node))
-        sent[image] = pull_id
-    return sent
+    pulls = node_context().pulls
+    return {image: pulls.fan_out(image, nodes, _send_pull) for image in images}
+
+
+def _send_pull(image: str, pull_id: str, node: str) -> None:
+    current_app.send_task(PULL_TASK, args=[image, pull_id], queue=node_queue(node))

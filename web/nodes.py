@@ -1,6 +1,5 @@
 """GET /nodes, POST /pulls and GET /pulls/<id>."""
 
-import secrets
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, url_for
@@ -46,10 +45,9 @@ def start_pull(image: str) -> dict[str, Any]:
     nodes = sorted(s.registry.nodes())
     if not nodes:
         raise ServiceUnavailable("no live node to pull onto")
-    pull_id = secrets.token_hex(16)
-    s.pulls.create(pull_id, image, nodes)
-    for node in nodes:
-        s.send(PULL_TASK, [image, pull_id], node_queue(node))
+    pull_id = s.pulls.fan_out(
+        image, nodes, lambda i, p, node: s.send(PULL_TASK, [i, p], node_queue(node))
+    )
     return {**s.pulls.get(pull_id), "state": "pulling"}
 
 
