@@ -70,6 +70,7 @@ class NodeContext:
             settings.rag_missing_ttl_seconds,
             time.monotonic,
             metrics,
+            settings.deployment,
         )
         limit = settings.rag_lambda_seconds
         light = TrafficLight(cache, SandboxedLambda(runner, limit), limit)

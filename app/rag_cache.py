@@ -18,7 +18,7 @@ import redis
 from app.engine import Engine
 from app.metrics import Metrics
 from app.rag_lambda import RagLambda
-from app.sandbox import LABEL_KIND
+from app.sandbox import LABEL_DEPLOYMENT, LABEL_KIND
 from app.store import translated
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,8 @@ class RagCache:
         ttl: seconds a cached source lives after its last use.
         missing_ttl: seconds "this image has no lambda" is believed, in Redis and in memory.
         clock: monotonic seconds.
+        metrics: counts hits and misses.
+        deployment: labels the container that reads an image's lambda.
     """
 
     def __init__(
@@ -50,8 +52,10 @@ class RagCache:
         missing_ttl: int,
         clock: Callable[[], float] = time.monotonic,
         metrics: Metrics | None = None,
+        deployment: str = "default",
     ) -> None:
         self._metrics = metrics
+        self._labels = {LABEL_KIND: "rag-reader", LABEL_DEPLOYMENT: deployment}
         self._redis = client
         self._engine = engine
         self._ttl = ttl
@@ -107,7 +111,7 @@ class RagCache:
 
     def _read_into_cache(self, digest: str) -> bytes:
         self._counted("miss")
-        source = self._engine.read_file(digest, RAG_PATH, {LABEL_KIND: "rag-reader"})
+        source = self._engine.read_file(digest, RAG_PATH, self._labels)
         with translated():
             self._redis.hincrby(READS, digest, 1)
         log.info("read the rag lambda of %s (%s)", digest, "found" if source else "missing")

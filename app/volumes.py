@@ -97,7 +97,12 @@ class KataVolumes:
                 if error.status_code != 409:  # 409: it exists already
                     raise
             if not self._engine.api.inspect_container(name)["State"]["Running"]:
-                self._engine.api.start(name)
+                try:
+                    self._engine.api.start(name)
+                except docker.errors.APIError:
+                    # Another run of the kata started it a moment ago: that is as good.
+                    if not self._engine.api.inspect_container(name)["State"]["Running"]:
+                        raise
 
     def all(self) -> list[KataVolume]:
         with translated("list volumes"):

@@ -17,6 +17,9 @@ ensure_packages() {
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   [ -x /bin/busybox ] || missing+=(busybox-static)
   command -v git >/dev/null || missing+=(git)
+  command -v docker-registry >/dev/null || missing+=(docker-registry)  # tests/cluster.py
+  command -v gcc >/dev/null || missing+=(gcc)  # builds greenbar's sandbox supervisor
+  dpkg -s libc6-dev >/dev/null 2>&1 || missing+=(libc6-dev)  # the supervisor is static
   command -v curl >/dev/null || missing+=(curl)
   command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 \
     || missing+=(docker-compose)  # tests/test_deploy.py checks docker-compose.yml with it

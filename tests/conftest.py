@@ -20,12 +20,13 @@ import redis
 
 from app.config import Settings
 from app.workers import WorkerRegistry
-from tests.helpers import free_port, wait_until
+from tests.helpers import DEPLOYMENT, free_port, wait_until
 from web import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
 NODE = "test-node"
 WORKER_READY_SECONDS = 60
+os.environ["GREENBAR_DEPLOYMENT"] = DEPLOYMENT  # every process the suite starts inherits it
 
 
 @pytest.fixture(scope="session")
@@ -73,7 +74,7 @@ def images(docker_client: docker.DockerClient) -> None:
 
 @pytest.fixture(scope="session")
 def settings(redis_url: str) -> Settings:
-    return Settings.from_env({}, redis_url=redis_url, node=NODE)
+    return Settings.from_env({}, redis_url=redis_url, node=NODE, deployment=DEPLOYMENT)
 
 
 @pytest.fixture(scope="session")
@@ -127,7 +128,8 @@ def api(settings: Settings, worker: Any) -> Any:
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_labelled_is_left() -> Iterator[None]:
-    """At the end of the suite, no container or volume labelled greenbar may remain."""
+    """At the end of the suite, no container or volume labelled greenbar may remain: none of this
+    suite's deployments, and none without a deployment label (every one must carry it)."""
     yield
     client = docker.from_env()
     time.sleep(0.5)  # removals issued by the worker's last runs are asynchronous at the engine
@@ -140,4 +142,6 @@ def nothing_labelled_is_left() -> Iterator[None]:
 
 
 def _greenbar(labels: dict[str, str]) -> bool:
-    return any(key.startswith("greenbar.") for key in labels)
+    if not any(key.startswith("greenbar.") for key in labels):
+        return False
+    return labels.get("greenbar.deployment", DEPLOYMENT).startswith(DEPLOYMENT)

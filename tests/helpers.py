@@ -1,6 +1,7 @@
 """Small helpers the tests share."""
 
 import contextlib
+import os
 import socket
 import time
 from pathlib import Path
@@ -9,6 +10,9 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+# The suite's processes label their containers and volumes with this deployment, so two suites
+# sharing one Docker engine (a developer's and a helper's) never judge each other's leftovers.
+DEPLOYMENT = f"test-{os.getpid()}"
 
 
 def free_port() -> int:

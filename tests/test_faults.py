@@ -19,7 +19,7 @@ import redis
 
 from app.config import Settings
 from tests.cluster import celery_worker, restart_engine, second_engine, worker_log
-from tests.helpers import ROOT, free_port, wait_until
+from tests.helpers import DEPLOYMENT, ROOT, free_port, wait_until
 from web import create_app
 
 IMAGE = "greenbar/busybox-sh"
@@ -74,7 +74,7 @@ def scoped_worker(server: RedisServer, track: str, **env: str) -> Any:
     extra = {
         "GREENBAR_TRACKS": track,
         "GREENBAR_PULLS_ENABLED": "false",
-        "GREENBAR_DEPLOYMENT": "faults",  # its reaper and pruner leave other suites' things be
+        "GREENBAR_DEPLOYMENT": f"{DEPLOYMENT}-faults",  # its reaper and pruner leave others be
         **env,
     }
     return celery_worker(f"{track}@faults", NODE, server.url, concurrency=1, extra_env=extra)
@@ -243,7 +243,7 @@ def test_two_beats_do_the_periodic_work_once_per_period(server: RedisServer) -> 
     env = {
         **os.environ,
         "GREENBAR_REDIS_URL": server.url,
-        "GREENBAR_DEPLOYMENT": "faults",
+        "GREENBAR_DEPLOYMENT": f"{DEPLOYMENT}-faults",
         "GREENBAR_PRUNE_INTERVAL_MINUTES": "0.05",  # every 3 s
         "GREENBAR_PULL_INTERVAL_MINUTES": "600",
         "GREENBAR_PULLS_ENABLED": "false",

@@ -24,6 +24,7 @@ def submit(
     wait = wait_seconds(request.args, s.settings)
     job_id = secrets.token_hex(16)
     store.enqueue(job_id, job)
+    queued = store.get(job_id)  # without ?wait the answer is what was recorded: queued
     try:
         s.send(task, [job_id], queue)
     except Exception as error:  # the broker refused: the record must not say "queued" forever
@@ -38,7 +39,7 @@ def submit(
         kata=job.get("kata"),
         queue=queue,
     )
-    view = _settled(store, store.wait(job_id, wait))
+    view = _settled(store, store.wait(job_id, wait)) if wait > 0 else queued
     location = url_for(endpoint, job_id=job_id)
     return jsonify(view), 200 if view["state"] in FINAL else 202, {"Location": location}
 
