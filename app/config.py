@@ -59,7 +59,11 @@ class Settings:
     cap_drop: tuple[str, ...] = ("ALL",)
     no_new_privileges: bool = True
     seccomp_profile: str = ""  # empty: the engine's default profile
-    user: str = "41966:51966"
+    # Each run container gets the next uid (and gid) of this range: see app/uids.py. The
+    # supervisor in it runs as supervisor_uid, outside the range.
+    uid_base: int = 100000
+    uid_count: int = 1048576
+    supervisor_uid: int = 41965
     init: bool = True
     pids_limit: int = 128
     memory_mib: int = 768
@@ -104,6 +108,19 @@ class Settings:
             raise ConfigError("GREENBAR_MAX_SECONDS_DEFAULT must be between 1 and the limit")
         if self.request_max_kib < 2 * self.files_max_kib:
             raise ConfigError("GREENBAR_REQUEST_MAX_KIB must be at least twice FILES_MAX_KIB")
+        if not (self.uid_base > 0 and self.uid_count > 0 and self.last_uid < 2**31):
+            raise ConfigError("GREENBAR_UID_BASE and _COUNT must give uids from 1 to 2**31-1")
+        if (
+            not 0 < self.supervisor_uid < 2**31
+            or self.uid_base <= self.supervisor_uid <= self.last_uid
+        ):
+            raise ConfigError(
+                "GREENBAR_SUPERVISOR_UID must be a non-zero uid outside the run range"
+            )
+
+    @property
+    def last_uid(self) -> int:
+        return self.uid_base + self.uid_count - 1
 
     @property
     def longest_run_seconds(self) -> int:

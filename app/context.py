@@ -24,8 +24,10 @@ from app.reaper import Reaper
 from app.runner import Runner
 from app.runs import RunStore
 from app.store import connect
+from app.supervisor import SupervisorVolume
 from app.tracks import TrackStore
 from app.traffic_light import TrafficLight
+from app.uids import UidAllocator
 from app.volumes import KataVolumes
 from app.workers import WorkerRegistry
 
@@ -61,7 +63,9 @@ class NodeContext:
         engine, client = Engine.from_env(), connect(settings.redis_url)
         metrics = Metrics(client)
         pool = WarmPool(client, worker) if worker and settings.pool_size > 0 else None
-        runner = Runner(engine, settings, time.monotonic, time.time, pool)
+        uids = UidAllocator(client, settings.node, settings.uid_base, settings.uid_count)
+        supervisor = SupervisorVolume(engine, client, settings)
+        runner = Runner(engine, settings, supervisor, uids, time.monotonic, pool)
         registry = WorkerRegistry(client, 3 * HEARTBEAT_SECONDS, time.time)
         cache = RagCache(
             client,
@@ -76,8 +80,9 @@ class NodeContext:
         light = TrafficLight(cache, SandboxedLambda(runner, limit), limit)
         node, ttl = settings.node, settings.result_ttl_seconds
         katas = KataStore(client, int(settings.kata_unused_hours * 3600 * 2), time.time)
-        volumes = KataVolumes(engine, settings)
-        kata = KataSupport(katas, volumes, settings.kata_quota_mib * 1024)
+        volumes = KataVolumes(engine, settings, uids)
+        claim = settings.visibility_timeout_seconds + settings.longest_run_seconds
+        kata = KataSupport(katas, volumes, settings.kata_quota_mib * 1024, claim)
         images, pulls = NodeImages(engine), PullStore(client, ttl, time.time)
         store = RunStore(client, ttl, time.time, "run")
         colours = RunStore(client, ttl, time.time, "colour")

@@ -39,6 +39,17 @@ def _only_member(api: docker.APIClient, container: str, path: str) -> bytes | No
         return source.read() if source is not None else None
 
 
+def tar_of(files: dict[str, tuple[bytes, int]]) -> bytes:
+    """An uncompressed tar of regular files owned by root, in the order given."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, (content, mode) in files.items():
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(content), mode
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
 def removal(action: str, remove: Callable[..., object], *args: object) -> str:
     """Calls a Docker removal, telling how it went rather than raising for the expected.
 
@@ -110,6 +121,37 @@ class Engine:
             host = self.api.create_host_config(**spec["host_config"])
             return str(self.api.create_container(**{**spec, "host_config": host})["Id"])
 
+    def ensure_running(self, spec: dict[str, Any]) -> None:
+        """Creates the container `spec` names unless it exists, and starts it unless it runs;
+        another process doing the same at the same moment is fine."""
+        name = spec["name"]
+        with translated(f"keep container {name} running"):
+            try:
+                self.create(spec)
+            except EngineUnavailable as error:
+                if not isinstance(error.__cause__, docker.errors.APIError) or (
+                    error.__cause__.status_code != 409  # 409: it exists already
+                ):
+                    raise
+            if self.exit_code(name) is not None:
+                try:
+                    self.api.start(name)
+                except docker.errors.APIError:
+                    if self.exit_code(name) is not None:  # not started by another either
+                        raise
+
+    def users_of(self, volume: str) -> list[tuple[dict[str, str], bool]]:
+        """Each container mounting `volume`: its labels and whether it is running."""
+        with translated("list containers"):
+            found = self.api.containers(all=True, filters={"volume": volume})
+        return [(c.get("Labels") or {}, c.get("State") == "running") for c in found]
+
+    def volumes(self, labels: list[str]) -> list[tuple[str, dict[str, str]]]:
+        """Every volume carrying all of `labels` (`key` or `key=value`): name and labels."""
+        with translated("list volumes"):
+            found = self.api.volumes(filters={"label": labels})
+        return [(v["Name"], v.get("Labels") or {}) for v in found.get("Volumes") or []]
+
     def attach(self, container: str) -> socket.socket:
         """A raw socket on the container's stdin, stdout and stderr; call before `start`."""
         params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
@@ -150,6 +192,59 @@ class Engine:
                 return _only_member(self.api, container, path)
             finally:
                 self.remove(container)
+
+    def create_volume(
+        self, name: str, labels: dict[str, str], options: dict[str, str] | None = None
+    ) -> dict[str, str]:
+        """Creates volume `name` (local driver) unless it exists; returns the labels it has,
+        which are the first creator's when it existed already."""
+        with translated(f"create volume {name}"):
+            made = self.api.create_volume(name, driver="local", driver_opts=options, labels=labels)
+        return dict(made.get("Labels") or {})
+
+    def volume_labels(self, name: str) -> dict[str, str] | None:
+        """The labels of volume `name`, or None when there is no such volume."""
+        with translated(f"inspect volume {name}"):
+            try:
+                found = self.api.inspect_volume(name)
+            except docker.errors.NotFound:
+                return None
+        return dict(found.get("Labels") or {})
+
+    def remove_volume(self, name: str) -> str:
+        """Removes volume `name`: `removed`, `missing`, or `busy` when a container uses it."""
+        return removal(f"remove volume {name}", self.api.remove_volume, name)
+
+    def load_volume(
+        self,
+        name: str,
+        image_id: str,
+        files: dict[str, tuple[bytes, int]],
+        marker: str,
+        labels: dict[str, str],
+    ) -> bool:
+        """Writes `files` (name → content and mode) into volume `name` unless it holds
+        `marker` already; returns whether it wrote. The files go through a container of
+        `image_id` that is created, never started, so no code runs.
+
+        Tar members are extracted in order: list the marker last, and its presence says
+        every file before it is complete.
+        """
+        mount = {name: {"bind": "/load", "mode": "rw"}}
+        with translated(f"load volume {name}"):
+            host = self.api.create_host_config(
+                binds=mount, network_mode="none", log_config={"type": "none"}
+            )
+            created = self.api.create_container(
+                image_id, command=["true"], labels=labels, host_config=host, network_disabled=True
+            )
+            try:
+                if _only_member(self.api, created["Id"], f"/load/{marker}") is not None:
+                    return False
+                self.api.put_archive(created["Id"], "/load", tar_of(files))
+                return True
+            finally:
+                self.remove(created["Id"])
 
     def labelled(self, label: str) -> list[LabelledContainer]:
         """Every container, running or not, carrying `label` (`key` or `key=value`)."""

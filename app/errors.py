@@ -42,6 +42,10 @@ class Busy(GreenbarError):
         self.retry_after = retry_after
 
 
+class KataBusy(GreenbarError):
+    """A run of the kata is queued or running already: one run of a kata at a time."""
+
+
 class UnknownJob(GreenbarError):
     """No job (run, colour, pull) with this id was ever created, or its record has expired."""
 

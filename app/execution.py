@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.engine import Engine
-from app.errors import EngineUnavailable, ImageMissing
+from app.errors import EngineUnavailable, ImageMissing, KataBusy
 from app.katas import KataStore, volume_name
 from app.logs import event
 from app.metrics import Metrics
@@ -15,7 +15,7 @@ from app.runner import Outcome, Runner, RunResult
 from app.runs import RunStore
 from app.sandbox import container_name
 from app.traffic_light import TrafficLight
-from app.volumes import KataVolumes
+from app.volumes import KataVolume, KataVolumes
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ class _Executor:
             return {"id": job_id, "state": "gone", "outcome": None}
         said = {f"{self.kind}_id": job_id, "image": request["image"], "node": self._node}
         if not self._store.start(job_id, self._node, worker):
-            self._abandon(job_id, said)
+            self._abandon(job_id, request, said)
             return {"id": job_id, "state": "error", "outcome": None}
         event(log, f"{self.kind}.started", **said, worker=worker)
         try:
@@ -69,30 +69,38 @@ class _Executor:
     ) -> dict[str, Any]:
         try:
             result = self._work(job_id, request)
-        except EngineUnavailable as error:
-            self._fail(job_id, str(error), said)
+        except (EngineUnavailable, KataBusy) as error:
+            self._fail(job_id, request, str(error), said)
             return {"id": job_id, "state": "error", "outcome": None}
         except BaseException as error:  # a bug, a time limit, a shutdown: still say so
-            self._fail(job_id, f"internal error: {type(error).__name__}: {error}", said)
+            self._fail(job_id, request, f"internal error: {type(error).__name__}: {error}", said)
             raise
         finally:
             self._metrics.flush()
         result["worker"] = worker
+        self._ending(job_id, request)
         self._store.finish(job_id, result)
         outcome, duration = result["outcome"], result.get("duration_ms")
         event(log, f"{self.kind}.finished", **said, outcome=outcome, duration_ms=duration)
         return {"id": job_id, "state": "done", "outcome": outcome}
 
-    def _abandon(self, job_id: str, said: dict[str, str]) -> None:
+    def _ending(self, job_id: str, request: dict[str, Any]) -> None:
+        """Called just before the job's end is recorded, however it ended: a client that sees
+        the end can count on what this frees (runs free their kata)."""
+
+    def _abandon(self, job_id: str, request: dict[str, Any], said: dict[str, str]) -> None:
         """A redelivered job whose first worker died mid-way: its container (if any is left)
         goes, and the job ends in error rather than running a second time."""
         self._remove_leftovers(job_id)
-        self._fail(job_id, "the worker carrying it out died; it is not run twice", said)
+        self._fail(job_id, request, "the worker carrying it out died; it is not run twice", said)
 
     def _remove_leftovers(self, job_id: str) -> None:
         """Removes whatever containers a dead worker left for `job_id` (runs override this)."""
 
-    def _fail(self, job_id: str, reason: str, said: dict[str, str]) -> None:
+    def _fail(
+        self, job_id: str, request: dict[str, Any], reason: str, said: dict[str, str]
+    ) -> None:
+        self._ending(job_id, request)
         self._store.fail(job_id, reason)
         self._count("error", None)
         event(log, f"{self.kind}.error", **said, reason=reason)
@@ -109,14 +117,16 @@ class KataSupport:
     """What runs in kata volumes need.
 
     Args:
-        katas: kata state (node, last use, names sent).
+        katas: kata state (node, last use, names sent, the run holding it).
         volumes: this node's kata volumes.
         quota_kib: a volume holding more than this after a run is wiped.
+        claim_seconds: how long a run's claim on its kata lasts at most.
     """
 
     katas: KataStore
     volumes: KataVolumes
     quota_kib: int
+    claim_seconds: int
 
 
 class RunExecutor(_Executor):
@@ -181,23 +191,35 @@ class RunExecutor(_Executor):
         if duration_ms is not None:
             self._metrics.observe_run_seconds(duration_ms / 1000)
 
+    def _ending(self, job_id: str, request: dict[str, Any]) -> None:
+        if "kata_ref" in request:
+            self._kata.katas.release(request["kata_ref"], job_id)
+
     def _run(self, job_id: str, request: dict[str, Any]) -> RunResult:
         image, files, seconds = request["image"], request["files"], request["max_seconds"]
-        kata = request.get("kata")
+        kata = request.get("kata_ref")
         if kata is None:
             return self._runner.run(image, files, seconds, job_id)
+        holder = self._kata.katas.claim(kata, job_id, self._kata.claim_seconds)
+        if holder is not None:  # its claim from the API expired while it waited: say so
+            raise KataBusy(f"kata {request.get('kata')} is in use by run {holder}")
         before = set(self._kata.katas.use(kata, self._node, files))
         try:
             volume = self._kata.volumes.ensure(kata, image)
         except ImageMissing:  # the run says `pulling` without touching the volume
-            volume = volume_name(kata)
+            volume = KataVolume(volume_name(kata), kata)
         result = self._runner.run(
-            image, files, seconds, job_id, volume=volume, deleted=sorted(before - set(files))
+            image,
+            files,
+            seconds,
+            job_id,
+            kata=(volume.name, volume.uid),
+            deleted=sorted(before - set(files)),
         )
         self._runner.dispose()  # the volume is free once the client has the result
         kib, quota = result["sandbox_kib"], self._kata.quota_kib
         if kib > quota or result["outcome"] == Outcome.FAULTY:
-            self._kata.volumes.remove(volume)
+            self._kata.volumes.remove(volume.name)
             self._kata.katas.forget(kata)
             why = (
                 f"the kata volume was wiped: it held {kib} KiB after the run, over its quota "

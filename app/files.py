@@ -1,18 +1,13 @@
-"""The learner's files going in: validation of names and sizes, and the tar sent on stdin."""
+"""The learner's files going in: validation of names and sizes (app/feed.py sends them)."""
 
-import io
 import re
-import tarfile
 from collections.abc import Mapping
 
 from app.config import Settings
 from app.errors import InvalidRequest
 
-SANDBOX_UID = 41966
-SANDBOX_GID = 51966
 NAME_COMPONENT_MAX_BYTES = 255
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
-DELETE_LIST = ".greenbar-delete"  # names to remove from a kata volume; read by the entry script
 
 
 def validate(files: object, settings: Settings) -> dict[str, str]:
@@ -58,8 +53,6 @@ def _check_name(name: str, max_depth: int) -> None:
         raise InvalidRequest(field, "name must be valid UTF-8") from None
     if any(ord(c) < 32 or ord(c) == 127 for c in name):
         raise InvalidRequest(field, "name must not contain NUL or control characters")
-    if name == DELETE_LIST:
-        raise InvalidRequest(field, f"{DELETE_LIST} is a name greenbar reserves")
     parts = name.split("/")
     if any(part in ("", ".", "..") for part in parts):
         raise InvalidRequest(field, "name must not contain empty, '.' or '..' components")
@@ -74,39 +67,9 @@ def encoded(content: str) -> bytes:
     return LONE_SURROGATE.sub("\ufffd", content).encode("utf-8")
 
 
-def tar_of(files: Mapping[str, str], mtime: int) -> bytes:
-    """The files as an uncompressed tar, owned by the sandbox user, ready for `tar -x`.
-
-    Directories are listed explicitly so they too belong to the sandbox user.
-
-    Args:
-        files: relative names to text, already validated.
-        mtime: modification time of every entry, seconds since the epoch; the time of the
-            run, so build tools that compare times see edited files as new.
-    """
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for directory in sorted(_directories(files)):
-            tar.addfile(_info(directory, tarfile.DIRTYPE, 0o755, 0, mtime))
-        for name, content in files.items():
-            data = encoded(content)
-            tar.addfile(_info(name, tarfile.REGTYPE, 0o755, len(data), mtime), io.BytesIO(data))
-    return buffer.getvalue()
-
-
 def _directories(files: Mapping[str, str]) -> set[str]:
     return {
         "/".join(parts[:depth])
         for parts in (name.split("/") for name in files)
         for depth in range(1, len(parts))
     }
-
-
-def _info(name: str, kind: bytes, mode: int, size: int, mtime: int) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.type = kind
-    info.mode = mode
-    info.size = size
-    info.uid, info.gid = SANDBOX_UID, SANDBOX_GID
-    info.mtime = mtime
-    return info

@@ -1,140 +1,169 @@
-"""What comes OUT of a run: the tar the entry script writes, parsed in memory as it streams.
+"""What comes OUT of a run: the result the supervisor writes on its stdout, read by a small
+strict reader in bounded time and memory.
 
-Only the first `limit + 1` bytes of any member are kept (enough to know it was cut); the rest
-is hashed and dropped, so memory stays bounded whatever the sandbox holds.
+The magic line `GBOUT01`, then frames TYPE (1 byte), LENGTH (4 bytes, big-endian), PAYLOAD,
+until `E` (see `supervisor/supervisor.h`). Only the supervisor can write this stream: the run
+is another uid and cannot reach its descriptors or memory. The reader trusts it no further
+than it must: every length is checked against the most that frame may hold before anything is
+read, every count against what was asked for, and no general archive parser sees the bytes.
 """
 
-import hashlib
-import tarfile
-from collections.abc import Collection
+import struct
 from dataclasses import dataclass, field
 from typing import Protocol
 
-OUT_PREFIX = "greenbar/out/"
-SANDBOX_PREFIX = "sandbox/"
-BINARY_SNIFF_BYTES = 8000  # as git does: a NUL in the first 8000 bytes means binary
-READ_CHUNK = 65536
-BEFORE_LIST_MAX_BYTES = 1024 * 1024
+MAGIC = b"GBOUT01\n"
+NAME_MAX_BYTES = 4096
+METRICS_MAX_BYTES = 1024
+METRICS = ("oom_kills", "run_ms", "sandbox_kib", "created_truncated", "kept_truncated")
 
 
 class Readable(Protocol):
     def read(self, size: int = -1) -> bytes: ...
 
 
-@dataclass(frozen=True)
-class SandboxFile:
-    """A regular file found in /sandbox after the run."""
-
-    head: bytes  # at most limit + 1 bytes
-    digest: bytes  # sha256 of the whole content
-
-    @property
-    def is_text(self) -> bool:
-        return b"\0" not in self.head[:BINARY_SNIFF_BYTES]
+class Malformed(Exception):
+    """The stream broke the protocol: a bug, or a supervisor that is not greenbar's."""
 
 
 @dataclass
 class Harvest:
-    """The parsed OUT tar."""
+    """The parsed result; `complete` only once the end frame came after a status."""
 
-    out: dict[str, bytes] = field(default_factory=dict)
-    files: dict[str, SandboxFile] = field(default_factory=dict)  # those sent in
-    created: dict[str, SandboxFile] = field(default_factory=dict)  # the first others by name
-    before: set[str] = field(default_factory=set)  # files a kata volume held before the run
-    sandbox_bytes: int = 0  # the size of every regular file in /sandbox after the run
+    status: int | None = None
+    timed_out: bool = False
+    stdout: bytes = b""
+    stderr: bytes = b""
+    changed: dict[str, bytes] = field(default_factory=dict)  # sent files, heads
+    created: dict[str, bytes] = field(default_factory=dict)  # new or rewritten, heads
+    deleted: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # what a kata volume holds besides
+    metrics: dict[str, int] = field(default_factory=dict)
     complete: bool = False
+    problem: str = ""  # why an incomplete result is so, when the stream said
 
 
-def _safe(relative: str) -> bool:
-    """A name that stays inside the sandbox: relative, no empty, '.' or '..' component. Only
-    a forged archive could hold another; it is dropped rather than passed to a client."""
-    parts = relative.split("/")
-    return (
-        bool(relative)
-        and not relative.startswith("/")
-        and "" not in parts
-        and not ({".", ".."} & set(parts))
-    )
+def _safe(name: str) -> bool:
+    """Relative, with no empty, '.' or '..' component: it stays inside the sandbox."""
+    parts = name.split("/")
+    return bool(name) and not name.startswith("/") and not ({"", ".", ".."} & set(parts))
 
 
+@dataclass(frozen=True)
 class Harvester:
-    """Reads OUT tars for runs that sent the same files.
+    """Reads the result of runs sent the same number of files with the same limits.
 
     Args:
-        limit: bytes kept per member beyond which content counts as truncated.
-        sent: the names of the files sent in; each is kept, since each could have changed.
-        created_max: how many files not sent are kept, the first by name.
+        out_cap: the most bytes of stdout, stderr or a file the supervisor keeps.
+        sent: how many files were sent (each may come back changed or deleted).
+        created_max: how many created files may come back.
+        kept_max: how many kept names may come back.
     """
 
-    def __init__(self, limit: int, sent: Collection[str], created_max: int) -> None:
-        self._limit = limit
-        self._sent = sent
-        self._created_max = created_max
+    out_cap: int
+    sent: int
+    created_max: int
+    kept_max: int = 0
 
     def harvest(self, stream: Readable) -> Harvest:
-        """Reads the OUT tar from `stream`.
-
-        Returns:
-            The outputs and files; `complete` is False when the tar ended early or was
-            malformed.
+        """Reads one result from `stream`; an early end leaves it incomplete.
 
         Raises:
-            Whatever `stream.read` raises (deadline, cap).
+            Whatever `stream.read` raises (its deadline, its byte cap).
         """
         result = Harvest()
         try:
-            # Names that are not UTF-8 get U+FFFD: a lone surrogate would break strict JSON.
-            with tarfile.open(fileobj=stream, mode="r|", errors="replace") as tar:  # type: ignore[call-overload]
-                for member in tar:
-                    if member.isreg():
-                        self._take(tar, member, result)
-                    elif member.islnk():
-                        self._take_link(member, result)
-        except tarfile.TarError:
-            return result
-        result.complete = "status" in result.out
+            if stream.read(len(MAGIC)) != MAGIC:
+                raise Malformed("it does not start with the result's magic line")
+            while not result.complete:
+                header = stream.read(5)
+                if len(header) < 5:
+                    return result
+                kind, length = chr(header[0]), struct.unpack(">I", header[1:])[0]
+                if length > self._bound(kind):
+                    raise Malformed(f"a {kind!r} frame of {length} bytes")
+                payload = stream.read(length)
+                if len(payload) < length:
+                    return result
+                self._take(kind, payload, result)
+        except Malformed as why:
+            result.problem = f"the sandbox's result is malformed: {why}"
+            result.complete = False
         return result
 
-    def _take(self, tar: tarfile.TarFile, member: tarfile.TarInfo, result: Harvest) -> None:
-        name = member.name
-        if name == OUT_PREFIX + "before":
-            listed = self._read(tar, member, BEFORE_LIST_MAX_BYTES).head.split(b"\0")
-            result.before = {n.decode("utf-8", "replace")[2:] for n in listed}  # drop "./"
-            return
-        if name.startswith(OUT_PREFIX):
-            result.out[name[len(OUT_PREFIX) :]] = self._read(tar, member).head
-            return
-        if not name.startswith(SANDBOX_PREFIX) or not _safe(name[len(SANDBOX_PREFIX) :]):
-            return
-        result.sandbox_bytes += member.size
-        self._place(name[len(SANDBOX_PREFIX) :], self._read(tar, member), result)
+    def _bound(self, kind: str) -> int:
+        bounds = {"S": 16, "T": 0, "O": self.out_cap, "R": self.out_cap, "E": 0}
+        bounds.update({"X": NAME_MAX_BYTES, "K": NAME_MAX_BYTES, "M": METRICS_MAX_BYTES})
+        bounds.update(dict.fromkeys("CN", 2 + NAME_MAX_BYTES + self.out_cap))
+        if kind not in bounds:
+            raise Malformed(f"an unknown frame type {kind!r}")
+        return bounds[kind]
 
-    def _take_link(self, member: tarfile.TarInfo, result: Harvest) -> None:
-        """A second name of a file already read: tar stores a hard-linked file once."""
-        target = member.linkname.removeprefix(SANDBOX_PREFIX)
-        found = result.files.get(target) or result.created.get(target)
-        relative = member.name.removeprefix(SANDBOX_PREFIX)
-        if found is not None and member.name.startswith(SANDBOX_PREFIX) and _safe(relative):
-            self._place(relative, found, result)
+    def _take(self, kind: str, payload: bytes, result: Harvest) -> None:
+        if kind == "S":
+            result.status = _number(payload)
+        elif kind == "T":
+            result.timed_out = True
+        elif kind in "OR":
+            setattr(result, "stdout" if kind == "O" else "stderr", payload)
+        elif kind in "CN":
+            name, head = _named(payload)
+            found, most = (
+                (result.changed, self.sent) if kind == "C" else (result.created, self.created_max)
+            )
+            _add(found, name, head, most)
+        elif kind in "XK":
+            names, most = (
+                (result.deleted, self.sent) if kind == "X" else (result.kept, self.kept_max)
+            )
+            _append(names, _name(payload), most)
+        elif kind == "M":
+            result.metrics = _metrics(payload)
+        else:  # "E"
+            if result.status is None:
+                raise Malformed("it ended without an exit status")
+            result.complete = True
 
-    def _place(self, relative: str, found: SandboxFile, result: Harvest) -> None:
-        if relative in self._sent:
-            result.files[relative] = found
-        elif found.is_text and relative not in result.before:
-            result.created[relative] = found
-            if len(result.created) > self._created_max:
-                del result.created[max(result.created)]
 
-    def _read(
-        self, tar: tarfile.TarFile, member: tarfile.TarInfo, limit: int | None = None
-    ) -> SandboxFile:
-        limit = self._limit if limit is None else limit
-        source = tar.extractfile(member)
-        assert source is not None  # regular members always have content
-        head = bytearray()
-        digest = hashlib.sha256()
-        while chunk := source.read(READ_CHUNK):
-            digest.update(chunk)
-            if len(head) <= limit:
-                head += chunk[: limit + 1 - len(head)]
-        return SandboxFile(bytes(head), digest.digest())
+def _number(raw: bytes) -> int:
+    try:
+        return int(raw.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise Malformed(f"{raw[:16]!r} is not a number") from None
+
+
+def _name(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")  # a lone surrogate would break strict JSON
+
+
+def _named(payload: bytes) -> tuple[str, bytes]:
+    if len(payload) < 2:
+        raise Malformed("a file frame without a name")
+    length = struct.unpack(">H", payload[:2])[0]
+    if len(payload) < 2 + length:
+        raise Malformed("a file frame shorter than its name")
+    return _name(payload[2 : 2 + length]), payload[2 + length :]
+
+
+def _add(found: dict[str, bytes], name: str, head: bytes, most: int) -> None:
+    if len(found) >= most:
+        raise Malformed(f"more than {most} files of one kind")
+    if _safe(name):
+        found[name] = head
+
+
+def _append(names: list[str], name: str, most: int) -> None:
+    if len(names) >= most:
+        raise Malformed(f"more than {most} names of one kind")
+    if _safe(name):
+        names.append(name)
+
+
+def _metrics(payload: bytes) -> dict[str, int]:
+    found = {}
+    for line in payload.decode("ascii", "replace").splitlines():
+        key, _, value = line.partition("=")
+        if key not in METRICS:
+            raise Malformed(f"an unknown metric {key!r}")
+        found[key] = _number(value.encode())
+    return found

@@ -1,11 +1,22 @@
-"""Kata state in Redis: which node holds a kata's volume, when it was last used, and which
-files its last run was sent (so files the client has since deleted can be deleted from it).
+"""Kata state in Redis: which node holds a kata's volume, when it was last used, which files
+its last run was sent (so files the client has since deleted can be deleted from it), and
+which run holds it now (one run of a kata at a time).
 
-Key: greenbar:kata:<id>  hash: node, last_used, sent (JSON list of names)
+A kata is known inside greenbar only by its reference, an HMAC of the client and the id the
+client chose under a secret kept in Redis: two clients using the same id get different katas,
+and a volume's name says nothing of either.
+
+Keys:
+    greenbar:kata:secret        the deployment's HMAC key, made once (SET NX)
+    greenbar:kata:<ref>         hash: node, last_used, sent (JSON list of names)
+    greenbar:kata:<ref>:run     the id of the run using the kata now (SET NX, with a TTL)
 """
 
+import hashlib
+import hmac
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterable
 
@@ -14,9 +25,13 @@ import redis
 from app.store import translated
 
 KATA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # checked by web.contract
+REF_CHARS = 32
+# Deletes the claim only if this run holds it: a run whose claim expired must not end another's.
+RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
 
 
 def volume_name(kata: str) -> str:
+    """The volume of the kata with reference `kata`."""
     return f"greenbar-kata-{kata}"
 
 
@@ -27,6 +42,38 @@ class KataStore:
         self._redis = client
         self._ttl = ttl
         self._now = now
+        self._secret: bytes | None = None
+
+    def ref(self, client: str, kata: str) -> str:
+        """The reference of the kata `kata` of client `client` (an opaque hex string)."""
+        message = f"{client}\0{kata}".encode()
+        return hmac.new(self._key(), message, hashlib.sha256).hexdigest()[:REF_CHARS]
+
+    def _key(self) -> bytes:
+        if self._secret is None:
+            with translated():
+                self._redis.set("greenbar:kata:secret", secrets.token_bytes(32), nx=True)
+                self._secret = bytes(self._redis.get("greenbar:kata:secret") or b"")
+        return self._secret
+
+    def claim(self, kata: str, run_id: str, seconds: int) -> str | None:
+        """Makes `run_id` the kata's one run for at most `seconds`.
+
+        Returns:
+            None when claimed (or held by this run already); else the run holding it.
+        """
+        key = f"greenbar:kata:{kata}:run"
+        with translated():
+            while not self._redis.set(key, run_id, nx=True, ex=seconds):
+                holder = self._redis.get(key)
+                if holder is not None:  # else it expired a moment ago: claim it again
+                    return None if holder.decode() == run_id else str(holder.decode())
+        return None
+
+    def release(self, kata: str, run_id: str) -> None:
+        """Ends `run_id`'s claim on the kata, if it still holds it."""
+        with translated():
+            self._redis.eval(RELEASE, 1, f"greenbar:kata:{kata}:run", run_id)
 
     def node_of(self, kata: str) -> str | None:
         """The node holding the kata's volume, if any node ever did."""

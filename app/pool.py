@@ -1,5 +1,5 @@
 """Warm one-shot containers: created and started ahead of time with the run settings, waiting
-at the entry script's first read. A run takes one (renaming it after itself), feeds it, and it
+at the supervisor's first read. A run takes one (renaming it after itself), feeds it, and it
 is removed like any run's; none is ever used twice. A keeper thread in the worker's main
 process refills each image's pool in the background and drains it when the image goes idle.
 
@@ -21,6 +21,8 @@ from app.engine import Engine
 from app.errors import GreenbarError, ImageMissing, StoreUnavailable
 from app.sandbox import LABEL_WORKER, pool_labels, spec
 from app.store import translated
+from app.supervisor import SupervisorVolume
+from app.uids import UidAllocator
 
 log = logging.getLogger(__name__)
 RESOLVE_SECONDS = 2  # how often image names are resolved to digests again
@@ -100,6 +102,8 @@ class PoolKeeper:
             across threads).
         settings: the run settings, and the pool's size and idle time.
         wanted: the worker's images by name, asked again every RESOLVE_SECONDS.
+        supervisor: the node's supervisor volume (over the keeper's engine).
+        uids: gives each warm container a uid of its own.
         interval: seconds between checks.
     """
 
@@ -109,11 +113,15 @@ class PoolKeeper:
         engine: Engine,
         settings: Settings,
         wanted: Callable[[], list[str]],
+        supervisor: SupervisorVolume,
+        uids: UidAllocator,
         interval: float = 0.1,
     ) -> None:
         self._pool = pool
         self._engine = engine
         self._settings = settings
+        self._supervisor = supervisor
+        self._uids = uids
         self._wanted = wanted
         self._interval = interval
         self._stopped = threading.Event()
@@ -168,7 +176,8 @@ class PoolKeeper:
     def _warm(self, digest: str) -> str:
         name = f"greenbar-pool-{secrets.token_hex(8)}"
         labels = pool_labels(self._settings, self._pool.worker)
-        self._engine.create(spec(self._settings, digest, name, labels))
+        supervisor, uid = self._supervisor.ensure(digest), self._uids.allocate()
+        self._engine.create(spec(self._settings, digest, name, labels, uid, supervisor))
         self._engine.start(name)
         return name
 

@@ -1,31 +1,31 @@
-"""The runner: one fresh hardened container per run, files in on stdin, a tar out on stdout."""
+"""The runner: one fresh hardened container per run, greenbar's request in on stdin, the
+supervisor's result out on stdout (see app/feed.py, app/harvest.py, supervisor/)."""
 
-import hashlib
 import logging
-import re
-import secrets
 import socket
 import time
 from collections.abc import Callable, Collection, Mapping
 from enum import StrEnum
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from app import sandbox
 from app.config import Settings
 from app.engine import Engine
 from app.errors import EngineUnavailable, ImageMissing
-from app.files import DELETE_LIST, encoded, tar_of
-from app.harvest import Harvest, Harvester, SandboxFile
+from app.feed import Limits, request
+from app.harvest import Harvest, Harvester
 from app.pool import WarmPool
 from app.stream import CapExceeded, DeadlinePassed, OutputStream
+from app.supervisor import SupervisorVolume
 from app.text import Text, cleaned
+from app.uids import UidAllocator
 
-# The entry script kills cyber-dojo.sh at max_seconds and then needs a moment to write its
-# tar; the host waits this much longer before it kills the container itself.
-HOST_GRACE_SECONDS = 1.0
+# The supervisor ends cyber-dojo.sh at max_seconds and then needs a moment to report; the
+# host waits this much longer before it gives up on the container itself.
+HOST_GRACE_SECONDS = 2.0
 log = logging.getLogger(__name__)
 KILLED_STATUS = 137  # 128 + SIGKILL, what a shell reports for a killed command
-OOM_KILLS = re.compile(rb"^oom_kill (\d+)$", re.MULTILINE)
+KEPT_NAMES_MAX = 1024  # names listed of the files a kata volume keeps
 
 
 class Outcome(StrEnum):
@@ -35,13 +35,20 @@ class Outcome(StrEnum):
     PULLING = "pulling"  # the image is not on the node: nothing ran
 
 
+class Kept(TypedDict):
+    names: list[str]
+    truncated: bool
+
+
 class RunResult(TypedDict):
     outcome: str
     stdout: Text
     stderr: Text
     status: int
     created: dict[str, Text]
+    created_truncated: bool
     changed: dict[str, Text]
+    deleted: list[str]
     log: str
     duration_ms: int
     image: str
@@ -49,6 +56,7 @@ class RunResult(TypedDict):
     node: str
     sandbox_kib: int  # what /sandbox held after the run
     warm: bool  # it ran in a warm container (started before the run came)
+    kept: NotRequired[Kept]  # kata runs: what the volume holds besides the files sent
 
 
 class Runner:
@@ -57,22 +65,26 @@ class Runner:
     Args:
         engine: the node's Docker engine.
         settings: limits and container settings.
+        supervisor: the node's supervisor volume.
+        uids: gives each fresh container a uid of its own.
         clock: monotonic seconds, for deadlines and durations.
-        now: wall-clock seconds since the epoch, for file times.
+        pool: warm containers to take instead of creating one.
     """
 
     def __init__(
         self,
         engine: Engine,
         settings: Settings,
+        supervisor: SupervisorVolume,
+        uids: UidAllocator,
         clock: Callable[[], float] = time.monotonic,
-        now: Callable[[], float] = time.time,
         pool: WarmPool | None = None,
     ) -> None:
         self._engine = engine
         self._settings = settings
+        self._supervisor = supervisor
+        self._uids = uids
         self._clock = clock
-        self._now = now
         self._pool = pool
         # Containers to remove once the result is recorded: not on the path to the result.
         self._leftovers: list[str] = []
@@ -84,7 +96,7 @@ class Runner:
         max_seconds: int,
         run_id: str,
         *,
-        volume: str | None = None,
+        kata: tuple[str, int] | None = None,
         deleted: Collection[str] = (),
     ) -> RunResult:
         """Runs `files`' cyber-dojo.sh in a new container of `image`.
@@ -92,9 +104,10 @@ class Runner:
         Args:
             image: an image name on this node.
             files: validated relative names to text (see `app.files.validate`).
-            max_seconds: wall-clock limit from the container's start.
+            max_seconds: wall-clock limit of cyber-dojo.sh.
             run_id: names the container; one run id never gets two containers.
-            volume: a kata volume for /sandbox instead of a fresh tmpfs.
+            kata: a kata volume for /sandbox instead of a fresh tmpfs, and the uid that owns
+                its files.
             deleted: names to remove from the volume first (no longer sent by the client).
 
         Returns:
@@ -103,27 +116,44 @@ class Runner:
         Raises:
             EngineUnavailable: the Docker engine failed.
         """
-        started = self._clock()
-        report = _Report(self._settings, image, max_seconds, started, self._clock)
+        report = _Report(self._settings, image, max_seconds, self._clock(), self._clock)
         try:
             report.digest = self._engine.image_id(image)
         except ImageMissing:
             return report.pulling()
-        payload = {**files, DELETE_LIST: "".join(f"{n}\n" for n in deleted)} if deleted else files
-        report.nonce = secrets.token_hex(16)
-        feed = f"{max_seconds} {report.nonce}\n".encode() + tar_of(payload, int(self._now()))
+        limits = Limits(max_seconds, self._limit + 1, self._settings.created_files_max)
+        if kata is not None:
+            limits = Limits(limits.max_seconds, limits.out_cap, limits.created_max, KEPT_NAMES_MAX)
         name = sandbox.container_name(run_id)
-        sock = self._warm(report.digest, name) if volume is None else None
-        fresh = sock is None
+        sock = self._warm(report.digest, name) if kata is None else None
+        report.warm = sock is not None
         if sock is None:
-            labels = sandbox.run_labels(self._settings, run_id)
-            self._engine.create(sandbox.spec(self._settings, report.digest, name, labels, volume))
-            sock = self._engine.attach(name)
-        report.warm = not fresh
+            sock = self._fresh(report.digest, name, run_id, kata)
         try:
-            return self._feed_and_read(name, sock, files, feed, report, fresh)
+            harvester = Harvester(limits.out_cap, len(files), limits.created_max, limits.kept_max)
+            feed = request(limits, files, deleted)
+            return self._feed_and_read(name, sock, feed, harvester, report, kata is not None)
         finally:
             self._leftovers.append(name)
+
+    def _fresh(
+        self, digest: str, name: str, run_id: str, kata: tuple[str, int] | None
+    ) -> socket.socket:
+        supervisor = self._supervisor.ensure(digest)
+        uid = kata[1] if kata is not None else self._uids.allocate()
+        labels = sandbox.run_labels(self._settings, run_id)
+        volume = kata[0] if kata is not None else None
+        self._engine.create(
+            sandbox.spec(self._settings, digest, name, labels, uid, supervisor, volume)
+        )
+        sock = self._engine.attach(name)
+        try:
+            self._engine.start(name)
+        except EngineUnavailable:
+            sock.close()
+            self._supervisor.forget()  # if its volume went away, the next run makes it again
+            raise
+        return sock
 
     def _warm(self, digest: str, name: str) -> socket.socket | None:
         """A warm container of `digest`, renamed `name` and attached, or None."""
@@ -161,23 +191,18 @@ class Runner:
         self,
         name: str,
         sock: socket.socket,
-        files: Mapping[str, str],
-        payload: bytes,
+        feed: bytes,
+        harvester: Harvester,
         report: "_Report",
-        fresh: bool,
+        kata: bool,
     ) -> RunResult:
-        max_seconds = report.max_seconds
         try:
-            if fresh:  # a warm container is running already, waiting for its input
-                self._engine.start(name)
-            deadline = self._clock() + max_seconds + HOST_GRACE_SECONDS
+            deadline = self._clock() + report.max_seconds + HOST_GRACE_SECONDS
             stream = OutputStream(
                 sock, deadline, self._settings.read_cap_mib * 1024 * 1024, self._clock
             )
-            harvester = Harvester(self._limit, files.keys(), self._settings.created_files_max)
-            self._send(sock, payload, deadline)
-            marked = stream.skip_past(f"greenbar-result {report.nonce}\n".encode())
-            harvest = harvester.harvest(stream) if marked else Harvest()
+            self._send(sock, feed, deadline)
+            harvest = harvester.harvest(stream)
         except DeadlinePassed:
             return report.host_timeout()
         except CapExceeded:
@@ -185,8 +210,8 @@ class Runner:
         finally:
             sock.close()  # before any kill: a kill while output is unread can hang for 20 s
         if not harvest.complete:
-            return report.faulty(self._unfinished(name, stream))
-        return report.finished(harvest, files)
+            return report.faulty(self._unfinished(name, stream, harvest.problem))
+        return report.finished(harvest, kata)
 
     @property
     def _limit(self) -> int:
@@ -202,10 +227,11 @@ class Runner:
         except OSError:
             pass  # the container went away early; reading tells what happened
 
-    def _unfinished(self, name: str, stream: OutputStream) -> str:
+    def _unfinished(self, name: str, stream: OutputStream, problem: str) -> str:
         said = stream.diagnostics.decode("utf-8", "replace").strip()
         code = self._engine.exit_code(name)
-        return f"the sandbox ended without a result (exit code {code}) {said}".strip()
+        why = f"the sandbox ended without a result (exit code {code}) {said} {problem}"
+        return " ".join(why.split())
 
 
 class _Report:
@@ -223,7 +249,6 @@ class _Report:
         self._image = image
         self.max_seconds = max_seconds
         self.warm = False
-        self.nonce = ""
         self._started = started
         self._clock = clock
         self.digest = ""
@@ -236,17 +261,18 @@ class _Report:
             stderr=empty,
             status=status,
             created={},
+            created_truncated=False,
             changed={},
+            deleted=[],
             log="\n".join(log),
             duration_ms=round((self._clock() - self._started) * 1000),
             image=self._image,
             digest=self.digest,
             node=self._settings.node,
             sandbox_kib=0,
-            warm=False,
+            warm=self.warm,
         )
         result.update(parts)  # type: ignore[typeddict-item]
-        result["warm"] = self.warm
         return result
 
     def faulty(self, why: str) -> RunResult:
@@ -263,44 +289,29 @@ class _Report:
         why = f"timed out: no result within {self.max_seconds} s; the container was killed"
         return self._result(Outcome.TIMED_OUT, KILLED_STATUS, [why])
 
-    def finished(self, harvest: Harvest, sent: Mapping[str, str]) -> RunResult:
-        status = _status(harvest.out["status"])
-        if status is None:
-            return self.faulty("the sandbox wrote no exit status for cyber-dojo.sh")
+    def finished(self, harvest: Harvest, kata: bool) -> RunResult:
+        assert harvest.status is not None  # a complete harvest has one
         limit = self._settings.output_limit_kib * 1024
-        log, outcome = [], Outcome.COMPLETED
-        if "timed_out" in harvest.out:
+        log, outcome, metrics = [], Outcome.COMPLETED, harvest.metrics
+        if harvest.timed_out:
             outcome = Outcome.TIMED_OUT
             log.append(f"timed out: cyber-dojo.sh was killed after {self.max_seconds} s")
-        if any(int(n) > 0 for n in OOM_KILLS.findall(harvest.out.get("oom", b""))):
+        if metrics.get("oom_kills", 0) > 0:
             log.append(
                 f"out of memory: a process was killed for using more than "
                 f"{self._settings.memory_mib} MiB"
             )
+        kept = {"kept": Kept(names=harvest.kept, truncated=bool(metrics.get("kept_truncated")))}
         return self._result(
             outcome,
-            status,
+            harvest.status,
             log,
-            stdout=cleaned(harvest.out.get("stdout", b""), limit),
-            stderr=cleaned(harvest.out.get("stderr", b""), limit),
-            created={n: cleaned(f.head, limit) for n, f in sorted(harvest.created.items())},
-            changed=_changed(harvest.files, sent, limit),
-            sandbox_kib=-(-harvest.sandbox_bytes // 1024),
+            stdout=cleaned(harvest.stdout, limit),
+            stderr=cleaned(harvest.stderr, limit),
+            created={n: cleaned(head, limit) for n, head in sorted(harvest.created.items())},
+            created_truncated=bool(metrics.get("created_truncated")),
+            changed={n: cleaned(head, limit) for n, head in sorted(harvest.changed.items())},
+            deleted=sorted(harvest.deleted),
+            sandbox_kib=metrics.get("sandbox_kib", 0),
+            **(kept if kata else {}),
         )
-
-
-def _changed(
-    found: Mapping[str, SandboxFile], sent: Mapping[str, str], limit: int
-) -> dict[str, Text]:
-    return {
-        name: cleaned(file.head, limit)
-        for name, file in sorted(found.items())
-        if file.is_text and file.digest != hashlib.sha256(encoded(sent[name])).digest()
-    }
-
-
-def _status(raw: bytes) -> int | None:
-    try:
-        return int(raw.strip())
-    except ValueError:
-        return None

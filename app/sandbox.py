@@ -1,21 +1,24 @@
 """The hardened container a run gets: every setting derived from `Settings`, in one place."""
 
-from pathlib import Path
 from typing import Any
 
 import docker.types
 
 from app.config import Settings
 
-ENTRY_SCRIPT = Path(__file__).with_name("entry.sh").read_text()
 MIB = 1024 * 1024
 LABEL_KIND = "greenbar.kind"
 LABEL_RUN = "greenbar.run"
 LABEL_NODE = "greenbar.node"
 LABEL_DEPLOYMENT = "greenbar.deployment"
 LABEL_WORKER = "greenbar.worker"
-CAPTURE_MIB = 4  # 2 x 50 KiB of output, the list of files before the run, a few small files
-CAPTURE_INODES = 64
+# The supervisor starts as root with only these and keeps them as its own non-root uid: to
+# act as the run's uid on /sandbox and start the run as it (SETUID, SETGID), to kill the
+# run's processes, which belong to another uid (KILL), and to empty the run's bounding set
+# (SETPCAP). The run itself gets none, not even in its bounding set.
+SUPERVISOR_CAPABILITIES = ("SETUID", "SETGID", "KILL", "SETPCAP")
+SUPERVISOR_MOUNT = "/greenbar"
+SUPERVISOR_COMMAND = f"{SUPERVISOR_MOUNT}/supervisor"
 
 
 RUN_PREFIX = "greenbar-run-"
@@ -45,6 +48,8 @@ def spec(
     image_id: str,
     name: str,
     labels: dict[str, str],
+    uid: int,
+    supervisor: str,
     volume: str | None = None,
 ) -> dict[str, Any]:
     """Arguments for `APIClient.create_container` for one run's container (fresh or warm).
@@ -54,33 +59,38 @@ def spec(
         image_id: the content-addressed id to run, so the digest reported is the one that ran.
         name: the container's unique name.
         labels: its `greenbar.*` labels (`run_labels` or `pool_labels`).
+        uid: the run's uid and gid, its own (see app/uids.py).
+        supervisor: the volume holding the supervisor (see app/supervisor.py).
         volume: a kata volume to mount at /sandbox instead of a tmpfs.
     """
-    out_cap = settings.output_limit_kib * 1024 + 1  # one more byte says "truncated"
+    ids = [str(uid), str(uid), str(settings.supervisor_uid)]
     return {
         "image": image_id,
-        "command": ["sh", "-c", ENTRY_SCRIPT, "greenbar-entry", str(out_cap)],
+        "command": [SUPERVISOR_COMMAND, *ids],
         "name": name,
-        "user": settings.user,
+        "user": "0:0",  # the supervisor's first step makes it a non-root uid of its own
         "working_dir": "/sandbox",
         # docker-py sets StdinOnce with stdin_open: our half-close becomes EOF on stdin.
         "stdin_open": True,
         "network_disabled": settings.network == "none",
         "labels": labels,
-        "host_config": host_config(settings, volume),
+        "host_config": host_config(settings, uid, supervisor, volume),
     }
 
 
-def host_config(settings: Settings, volume: str | None = None) -> dict[str, Any]:
+def host_config(
+    settings: Settings, uid: int, supervisor: str, volume: str | None = None
+) -> dict[str, Any]:
     """The HostConfig keywords: isolation and limits."""
-    sandbox = _tmpfs(settings.sandbox_tmpfs_mib, settings.sandbox_inodes, settings)
-    tmpfs = {
-        "/tmp": _tmpfs(settings.tmp_tmpfs_mib, settings.tmp_inodes, settings),
-        # The entry script's capture, apart from /tmp so a run filling /tmp cannot starve it.
-        "/greenbar": _tmpfs(CAPTURE_MIB, CAPTURE_INODES, settings).replace("exec,", "noexec,"),
-    }
+    tmpfs = {"/tmp": _tmpfs(settings.tmp_tmpfs_mib, settings.tmp_inodes, "mode=1777")}
     if volume is None:
-        tmpfs["/sandbox"] = sandbox
+        owner = f"uid={uid},gid={uid},mode=0755"
+        tmpfs["/sandbox"] = _tmpfs(settings.sandbox_tmpfs_mib, settings.sandbox_inodes, owner)
+    # nocopy: the engine would otherwise copy the image's directory at the mount point into
+    # an empty volume, owner included, and a kata's files would belong to the image's user.
+    binds = {supervisor: {"bind": SUPERVISOR_MOUNT, "mode": "ro,nocopy"}}
+    if volume is not None:  # a kata volume, never a host path: no host directory gets in
+        binds[volume] = {"bind": "/sandbox", "mode": "rw,nocopy"}
     memory = settings.memory_mib * MIB
     security = ["no-new-privileges"] if settings.no_new_privileges else []
     if settings.seccomp_profile:
@@ -89,6 +99,7 @@ def host_config(settings: Settings, volume: str | None = None) -> dict[str, Any]
         "network_mode": settings.network,
         "read_only": settings.read_only,
         "cap_drop": list(settings.cap_drop),
+        "cap_add": list(SUPERVISOR_CAPABILITIES),
         "security_opt": security,
         "init": settings.init,
         "pids_limit": settings.pids_limit,
@@ -97,8 +108,7 @@ def host_config(settings: Settings, volume: str | None = None) -> dict[str, Any]
         "nano_cpus": int(settings.cpus * 1e9),
         "ulimits": _ulimits(settings),
         "tmpfs": tmpfs,
-        # A kata volume, never a host path: no host directory reaches a sandbox.
-        "binds": {volume: {"bind": "/sandbox", "mode": "rw"}} if volume else None,
+        "binds": binds,
         "log_config": {"type": "none"},  # json-file would copy every byte printed to host disk
     }
 
@@ -115,7 +125,6 @@ def _ulimits(settings: Settings) -> list[docker.types.Ulimit]:
     return [docker.types.Ulimit(name=n, soft=v, hard=v) for n, v in limits.items()]
 
 
-def _tmpfs(size_mib: int, inodes: int, settings: Settings) -> str:
+def _tmpfs(size_mib: int, inodes: int, owner: str) -> str:
     # size= alone does not bound inodes: millions of empty files would end in an OOM kill.
-    uid, _, gid = settings.user.partition(":")
-    return f"exec,nosuid,nodev,size={size_mib}m,nr_inodes={inodes},uid={uid},gid={gid or uid}"
+    return f"exec,nosuid,nodev,size={size_mib}m,nr_inodes={inodes},{owner}"

@@ -1,8 +1,8 @@
 """The container's attached output, demultiplexed, read against a deadline and a byte cap.
 
 Without a TTY the engine frames the stream: an 8-byte header (stream type, three zero bytes,
-big-endian payload length) before each payload. Type 1 is the entry script's stdout, which
-carries the result tar; type 2 is its own stderr, kept (briefly) for diagnostics.
+big-endian payload length) before each payload. Type 1 is the supervisor's stdout, which
+carries the result; type 2 is its own stderr, kept (briefly) for diagnostics.
 """
 
 import socket

@@ -2,23 +2,28 @@
 
 A kata volume is a tmpfs of the local driver, `GREENBAR_KATA_QUOTA_MIB` and
 `GREENBAR_SANDBOX_INODES` in size, so a run can never write more into it than into a fresh
-sandbox. A tmpfs keeps its files only while mounted: a tiny holder container per kata mounts
-it read-only between runs. If the holder dies (an engine restart) the files go, which costs
-only speed: the client sends every file each run.
+sandbox. Its files belong to a uid of the kata's own, taken from the node's range when the
+volume is made (label `greenbar.uid`): every run of the kata runs as it. A tmpfs keeps its
+files only while mounted: a tiny holder container per kata mounts it read-only between runs.
+If the holder dies (an engine restart) the files go, which costs only speed: the client sends
+every file each run.
+
+Volumes are named by the kata's opaque reference (`app.katas.KataStore.ref`), never by the
+id a client chose, so a name says nothing of whose kata it is.
 """
 
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import docker.errors
-
 from app.config import Settings
-from app.engine import Engine, removal, translated
+from app.engine import Engine
 from app.katas import volume_name
 from app.sandbox import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_NODE
+from app.uids import UidAllocator
 
 LABEL_KATA = "greenbar.kata"
+LABEL_UID = "greenbar.uid"
 HOLDER = "kata-holder"
 
 
@@ -30,15 +35,18 @@ def holder_name(kata: str) -> str:
 class KataVolume:
     name: str
     kata: str
+    uid: int = 0
 
 
 class KataVolumes:
     """Args: engine: the node's engine. settings: the node's name, the deployment's (both go
-    on every label; only this deployment's volumes are listed), the quota and the user."""
+    on every label; only this deployment's volumes are listed) and the quota. uids: the uid a
+    new kata's files belong to."""
 
-    def __init__(self, engine: Engine, settings: Settings) -> None:
+    def __init__(self, engine: Engine, settings: Settings, uids: UidAllocator) -> None:
         self._engine = engine
         self._settings = settings
+        self._uids = uids
 
     def _labels(self, kind: str, kata: str) -> dict[str, str]:
         return {
@@ -48,79 +56,59 @@ class KataVolumes:
             LABEL_DEPLOYMENT: self._settings.deployment,
         }
 
-    def ensure(self, kata: str, image: str) -> str:
-        """The kata's volume on this node, created and held if missing; returns its name.
+    def ensure(self, kata: str, image: str) -> KataVolume:
+        """The kata's volume on this node, created and held if missing.
 
         Raises:
             ImageMissing: `image`, which the holder runs, is not on the node.
         """
-        s = self._settings
-        uid, _, gid = s.user.partition(":")
-        size = f"size={s.kata_quota_mib}m,nr_inodes={s.sandbox_inodes},uid={uid},gid={gid}"
+        s, uid = self._settings, self._uids.allocate()
+        size = f"size={s.kata_quota_mib}m,nr_inodes={s.sandbox_inodes},uid={uid},gid={uid}"
         options = {"type": "tmpfs", "device": "tmpfs", "o": f"{size},mode=0755"}
-        with translated("create a volume"):
-            self._engine.api.create_volume(
-                volume_name(kata),
-                driver="local",
-                driver_opts=options,
-                labels=self._labels("kata", kata),
-            )
-        self._hold(kata, image)
-        return volume_name(kata)
+        labels = {**self._labels("kata", kata), LABEL_UID: str(uid)}
+        held = self._engine.create_volume(volume_name(kata), labels, options)
+        uid = int(held.get(LABEL_UID, uid))  # an existing volume keeps the uid it was made with
+        self._hold(kata, image, uid)
+        return KataVolume(volume_name(kata), kata, uid)
 
-    def _hold(self, kata: str, image: str) -> None:
-        name = holder_name(kata)
-        mount = {volume_name(kata): {"bind": "/kata", "mode": "ro"}}
-        with translated("hold a kata volume"):
-            try:
-                host = self._engine.api.create_host_config(
-                    binds=mount,
-                    network_mode="none",
-                    read_only=True,
-                    cap_drop=["ALL"],
-                    security_opt=["no-new-privileges"],
-                    pids_limit=4,
-                    mem_limit=32 * 2**20,
-                    log_config={"type": "none"},
-                )
-                self._engine.api.create_container(
-                    image,
-                    command=["sh", "-c", "read line"],
-                    name=name,
-                    user=self._settings.user,
-                    stdin_open=True,
-                    network_disabled=True,
-                    host_config=host,
-                    labels=self._labels(HOLDER, kata),
-                )
-            except docker.errors.APIError as error:
-                if error.status_code != 409:  # 409: it exists already
-                    raise
-            if not self._engine.api.inspect_container(name)["State"]["Running"]:
-                try:
-                    self._engine.api.start(name)
-                except docker.errors.APIError:
-                    # Another run of the kata started it a moment ago: that is as good.
-                    if not self._engine.api.inspect_container(name)["State"]["Running"]:
-                        raise
+    def _hold(self, kata: str, image: str, uid: int) -> None:
+        self._engine.image_id(image)  # ImageMissing before anything is made
+        host = {
+            "binds": {volume_name(kata): {"bind": "/kata", "mode": "ro"}},
+            "network_mode": "none",
+            "read_only": True,
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges"],
+            "pids_limit": 4,
+            "mem_limit": 32 * 2**20,
+            "log_config": {"type": "none"},
+        }
+        self._engine.ensure_running(
+            {
+                "image": image,
+                "command": ["sh", "-c", "read line"],
+                "name": holder_name(kata),
+                "user": f"{uid}:{uid}",
+                "stdin_open": True,
+                "network_disabled": True,
+                "host_config": host,
+                "labels": self._labels(HOLDER, kata),
+            }
+        )
 
     def all(self) -> list[KataVolume]:
-        with translated("list volumes"):
-            mine = [f"{LABEL_KIND}=kata", f"{LABEL_DEPLOYMENT}={self._settings.deployment}"]
-            found = self._engine.api.volumes(filters={"label": mine})
+        mine = [f"{LABEL_KIND}=kata", f"{LABEL_DEPLOYMENT}={self._settings.deployment}"]
         return [
-            KataVolume(v["Name"], (v.get("Labels") or {}).get(LABEL_KATA, ""))
-            for v in found.get("Volumes") or []
+            KataVolume(name, labels.get(LABEL_KATA, ""), int(labels.get(LABEL_UID, 0)))
+            for name, labels in self._engine.volumes(mine)
         ]
 
     def users(self, name: str) -> list[bool]:
         """Whether each container that mounts volume `name`, its holder aside, is running."""
-        with translated("list containers"):
-            found = self._engine.api.containers(all=True, filters={"volume": name})
         return [
-            c.get("State") == "running"
-            for c in found
-            if (c.get("Labels") or {}).get(LABEL_KIND) != HOLDER
+            running
+            for labels, running in self._engine.users_of(name)
+            if labels.get(LABEL_KIND) != HOLDER
         ]
 
     def remove(
@@ -143,5 +131,4 @@ class KataVolumes:
                 break
             sleep(0.1)
         self._engine.remove(holder_name(name.removeprefix(volume_name(""))))
-        # "busy": a run mounted it after all.
-        return removal(f"remove volume {name}", self._engine.api.remove_volume, name) != "busy"
+        return self._engine.remove_volume(name) != "busy"  # busy: a run mounted it after all

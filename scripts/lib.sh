@@ -77,6 +77,7 @@ ensure_redis() {
 }
 
 build_images() {
-  say "building the bundled images (cached by content hash)"
+  say "building the sandbox supervisor and the bundled images (cached by content hash)"
+  "$VENV/bin/python" "$ROOT/supervisor/build.py" || die "supervisor build failed"
   "$VENV/bin/python" "$ROOT/images/build.py" || die "image build failed"
 }

@@ -16,7 +16,9 @@ from app.context import HEARTBEAT_SECONDS
 from app.engine import Engine
 from app.heartbeat import Heartbeat
 from app.pool import PoolKeeper, WarmPool
+from app.supervisor import SupervisorVolume
 from app.tracks import concrete, to_prepull
+from app.uids import UidAllocator
 from tasks.celery_app import create_celery
 from tasks.node import node_context
 from tasks.queues import PULL_TASK, node_queue
@@ -57,11 +59,14 @@ def _on_ready(sender: object, **_: object) -> None:
         for image in to_prepull(settings.images, settings.tracks, context.tracks):
             celery.send_task(PULL_TASK, args=[image, None], queue=node_queue(settings.node))
     if settings.pool_size > 0:
+        engine = Engine.from_env()  # the keeper's own: docker-py clients are not shared
         keeper = PoolKeeper(
             WarmPool(context.redis, name),
-            Engine.from_env(),
+            engine,
             settings,
             lambda: to_prepull(settings.images, settings.tracks, context.tracks),
+            SupervisorVolume(engine, context.redis, settings),
+            UidAllocator(context.redis, settings.node, settings.uid_base, settings.uid_count),
         )
         keeper.start()
         _keepers.append(keeper)

@@ -67,9 +67,10 @@ def docker_client() -> Iterator[docker.DockerClient]:
 @pytest.fixture(scope="session")
 def images(docker_client: docker.DockerClient) -> None:
     """Builds the bundled images when missing or stale (cached by content hash)."""
-    done = subprocess.run([sys.executable, str(ROOT / "images" / "build.py")], check=False)
-    if done.returncode != 0:
-        pytest.fail("images/build.py failed")
+    for script in ("images/build.py", "supervisor/build.py"):
+        done = subprocess.run([sys.executable, str(ROOT / script)], check=False)
+        if done.returncode != 0:
+            pytest.fail(f"{script} failed")
 
 
 @pytest.fixture(scope="session")
@@ -128,11 +129,17 @@ def api(settings: Settings, worker: Any) -> Any:
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_labelled_is_left() -> Iterator[None]:
-    """At the end of the suite, no container or volume labelled greenbar may remain: none of this
-    suite's deployments, and none without a deployment label (every one must carry it)."""
+    """At the end of the suite, no container or volume of this suite's deployments remains."""
     yield
     client = docker.from_env()
     time.sleep(0.5)  # removals issued by the worker's last runs are asynchronous at the engine
+    # A node's supervisor volume is meant to outlive its workers, as an image does (the pruner
+    # removes old versions): the suite removes its own by hand, and anything else must be gone.
+    for volume in (
+        client.api.volumes(filters={"label": "greenbar.kind=supervisor"})["Volumes"] or []
+    ):
+        if _greenbar(volume.get("Labels") or {}):
+            client.api.remove_volume(volume["Name"])
     # Summaries, not containers.list(): that inspects each one, racing with removals.
     summaries = client.api.containers(all=True)
     containers = [c["Names"][0] for c in summaries if _greenbar(c.get("Labels") or {})]
@@ -142,6 +149,6 @@ def nothing_labelled_is_left() -> Iterator[None]:
 
 
 def _greenbar(labels: dict[str, str]) -> bool:
-    if not any(key.startswith("greenbar.") for key in labels):
-        return False
-    return labels.get("greenbar.deployment", DEPLOYMENT).startswith(DEPLOYMENT)
+    # Everything greenbar creates carries its deployment (tests/test_units.py checks the label
+    # helpers); a container merely made from a greenbar image inherits only the image's labels.
+    return labels.get("greenbar.deployment", "").startswith(DEPLOYMENT)

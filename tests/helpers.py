@@ -40,16 +40,33 @@ def run(api: Any, files: dict[str, str], image: str = "greenbar/busybox-sh", **f
     return view["result"]
 
 
-def remove_kata(client: Any, kata: str) -> None:
+def kata_ref(redis_url: str, kata: str, client: str = "open") -> str:
+    """The reference greenbar knows kata `kata` of `client` by (`open`: no token was sent)."""
+    import redis
+
+    from app.katas import KataStore
+
+    return KataStore(redis.Redis.from_url(redis_url), 60).ref(client, kata)
+
+
+def kata_volume(redis_url: str, kata: str, client: str = "open") -> str:
+    """The name of the volume of kata `kata` of `client`."""
+    from app.katas import volume_name
+
+    return volume_name(kata_ref(redis_url, kata, client))
+
+
+def remove_kata(client: Any, redis_url: str, kata: str, who: str = "open") -> None:
     """Removes a kata's holder container and volume (the run's own container may still be
     on its way out: retried briefly)."""
     import docker
 
+    ref = kata_ref(redis_url, kata, who)
     with contextlib.suppress(docker.errors.NotFound):
-        client.containers.get(f"greenbar-kata-holder-{kata}").remove(force=True)
+        client.containers.get(f"greenbar-kata-holder-{ref}").remove(force=True)
     for _ in range(100):
         try:
-            client.volumes.get(f"greenbar-kata-{kata}").remove(force=True)
+            client.volumes.get(f"greenbar-kata-{ref}").remove(force=True)
             return
         except docker.errors.NotFound:
             return

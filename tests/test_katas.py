@@ -10,11 +10,12 @@ import redis
 
 from app.engine import Engine
 from app.images import NodeImages
-from app.katas import KataStore, volume_name
+from app.katas import KataStore
 from app.pruner import Pruner
 from app.reaper import Reaper
+from app.uids import UidAllocator
 from app.volumes import KataVolumes
-from tests.helpers import remove_kata, run
+from tests.helpers import kata_volume, remove_kata, run
 
 DAY = 24 * 3600
 
@@ -24,24 +25,32 @@ def kata_id() -> str:
 
 
 @pytest.fixture
-def kata(docker_client: docker.DockerClient) -> Any:
+def kata(docker_client: docker.DockerClient, redis_url: str) -> Any:
     """A fresh kata id; its volume is removed afterwards whatever the test did."""
     name = kata_id()
     yield name
-    remove_kata(docker_client, name)
+    remove_kata(docker_client, redis_url, name)
 
 
-def test_a_kata_keeps_build_outputs_between_its_runs_without_reporting_them_again(
+def test_a_kata_keeps_build_outputs_between_its_runs_and_says_so_without_reporting_them_again(
     api: Any, kata: str
 ) -> None:
     first = run(api, {"cyber-dojo.sh": "mkdir -p build && echo made > build/out.txt"}, kata=kata)
     assert "build/out.txt" in first["created"]
+    assert first["kept"] == {"names": ["build/out.txt"], "truncated": False}
     second = run(api, {"cyber-dojo.sh": "cat build/out.txt"}, kata=kata)
     assert second["stdout"]["content"] == "made\n"
     assert second["created"] == {}, "a file there before the run was not created by it"
+    assert second["kept"] == {"names": ["build/out.txt"], "truncated": False}
 
 
-def test_one_kata_never_sees_another_katas_files(api: Any, kata: str, docker_client: Any) -> None:
+def test_a_run_without_a_kata_says_nothing_of_kept_files(api: Any) -> None:
+    assert "kept" not in run(api, {"cyber-dojo.sh": "echo made > out.txt"})
+
+
+def test_one_kata_never_sees_another_katas_files(
+    api: Any, kata: str, docker_client: Any, redis_url: str
+) -> None:
     other = kata_id()
     try:
         run(api, {"cyber-dojo.sh": "echo secret > mine.txt"}, kata=kata)
@@ -49,7 +58,7 @@ def test_one_kata_never_sees_another_katas_files(api: Any, kata: str, docker_cli
         assert "mine.txt" not in seen["stdout"]["content"]
         assert "No such file" in seen["stderr"]["content"]
     finally:
-        remove_kata(docker_client, other)
+        remove_kata(docker_client, redis_url, other)
 
 
 def test_files_the_client_no_longer_sends_are_deleted_from_the_volume(api: Any, kata: str) -> None:
@@ -74,17 +83,6 @@ def test_a_kata_volume_never_holds_more_than_its_quota(api: Any, kata: str) -> N
     assert result["sandbox_kib"] <= 64 * 1024
 
 
-def test_a_volume_whose_run_did_not_complete_is_wiped_and_the_log_says_so(
-    api: Any, kata: str
-) -> None:
-    run(api, {"cyber-dojo.sh": "echo kept > kept.txt"}, kata=kata)
-    broken = run(api, {"cyber-dojo.sh": "kill -9 -1"}, kata=kata)
-    assert broken["outcome"] == "faulty"
-    assert "kata volume was wiped" in broken["log"]
-    after = run(api, {"cyber-dojo.sh": "ls"}, kata=kata)
-    assert after["stdout"]["content"].split() == ["cyber-dojo.sh"]
-
-
 def test_a_kata_id_that_could_name_a_path_is_refused(api: Any) -> None:
     for bad in ("../x", "/etc", "a b", "", "x" * 65, 7):
         body = {"image": "greenbar/busybox-sh", "files": {"cyber-dojo.sh": "true"}, "kata": bad}
@@ -101,37 +99,41 @@ def pruner(settings: Any) -> Pruner:
     engine = Engine.from_env()
     katas = KataStore(redis.Redis.from_url(settings.redis_url), 7 * DAY)
     reaper = Reaper(engine, settings.longest_run_seconds)
-    return Pruner(KataVolumes(engine, settings), katas, reaper, NodeImages(engine), DAY, None)
+    client = redis.Redis.from_url(settings.redis_url)
+    volumes = KataVolumes(engine, settings, UidAllocator(client, settings.node, 1, 1))
+    return Pruner(volumes, katas, reaper, NodeImages(engine), DAY, None)
 
 
 def test_a_kata_volume_unused_for_more_than_a_day_is_pruned_and_a_recent_one_kept(
-    api: Any, kata: str, pruner: Pruner, docker_client: Any
+    api: Any, kata: str, pruner: Pruner, docker_client: Any, redis_url: str
 ) -> None:
     run(api, {"cyber-dojo.sh": "echo x > y"}, kata=kata)
-    assert volume_name(kata) not in pruner.prune(time.time() + 3600)["volumes"]
-    docker_client.volumes.get(volume_name(kata))  # still there
+    volume_name = kata_volume(redis_url, kata)
+    assert volume_name not in pruner.prune(time.time() + 3600)["volumes"]
+    docker_client.volumes.get(volume_name)  # still there
     report = pruner.prune(time.time() + DAY + 60)
-    assert volume_name(kata) in report["volumes"]
+    assert volume_name in report["volumes"]
     with pytest.raises(docker.errors.NotFound):
-        docker_client.volumes.get(volume_name(kata))
+        docker_client.volumes.get(volume_name)
 
 
 def test_a_volume_in_use_during_a_prune_survives_it(
-    api: Any, kata: str, pruner: Pruner, docker_client: Any
+    api: Any, kata: str, pruner: Pruner, docker_client: Any, redis_url: str
 ) -> None:
     run(api, {"cyber-dojo.sh": "true"}, kata=kata)
+    volume_name = kata_volume(redis_url, kata)
     holder = docker_client.containers.run(
         "greenbar/busybox-sh",
         ["sleep", "30"],
         detach=True,
         network_mode="none",
-        volumes={volume_name(kata): {"bind": "/sandbox", "mode": "rw"}},
+        volumes={volume_name: {"bind": "/sandbox", "mode": "rw"}},
         labels={"greenbar.test": "katas"},
     )
     try:
         report = pruner.prune(time.time() + DAY + 60)
-        assert volume_name(kata) in report["volumes_in_use"]
-        docker_client.volumes.get(volume_name(kata))
+        assert volume_name in report["volumes_in_use"]
+        docker_client.volumes.get(volume_name)
     finally:
         holder.remove(force=True)
 

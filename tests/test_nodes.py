@@ -224,4 +224,4 @@ def test_a_katas_runs_go_to_the_node_holding_its_volume_and_elsewhere_once_it_is
         assert "No such file" in moved["result"]["stderr"]["content"], "a fresh volume"
     finally:
         for client in (docker_client, cluster.engine_b):
-            remove_kata(client, kata)
+            remove_kata(client, cluster.settings.redis_url, kata)

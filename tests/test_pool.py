@@ -54,12 +54,12 @@ def test_a_process_started_by_one_run_is_gone_for_the_next(api: Any) -> None:
         assert marker not in later["stdout"]["content"]
 
 
-def test_kata_runs_bypass_the_pool(api: Any, docker_client: Any) -> None:
+def test_kata_runs_bypass_the_pool(api: Any, docker_client: Any, redis_url: str) -> None:
     kata = f"pool-{uuid.uuid4().hex[:10]}"
     try:
         assert run(api, {"cyber-dojo.sh": "true"}, kata=kata)["warm"] is False
     finally:
-        remove_kata(docker_client, kata)
+        remove_kata(docker_client, redis_url, kata)
 
 
 @pytest.fixture

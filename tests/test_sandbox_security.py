@@ -190,12 +190,16 @@ def test_only_sandbox_and_tmp_are_writable(api):
     ]
 
 
-def test_the_run_is_the_sandbox_user_without_capabilities_or_a_way_to_gain_them(api):
+def test_the_run_is_a_uid_of_its_own_without_capabilities_or_a_way_to_gain_them(api, settings):
     script = "id -u; id -g; grep -E '^(CapEff|CapPrm|NoNewPrivs)' /proc/self/status"
     result = run(api, {"cyber-dojo.sh": script})
-    assert result["stdout"]["content"].split() == [
-        "41966",
-        "51966",
+    said = result["stdout"]["content"].split()
+    uid = int(said[0])
+    assert settings.uid_base <= uid <= settings.last_uid
+    assert run(api, {"cyber-dojo.sh": "id -u"})["stdout"]["content"] != f"{uid}\n"
+    assert said == [
+        str(uid),
+        str(uid),
         "CapPrm:",
         "0000000000000000",
         "CapEff:",

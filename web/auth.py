@@ -4,6 +4,7 @@ tracks and pruning. With no tokens configured the API is open (a private deploym
 Tokens are compared in constant time, against every configured token, and never logged.
 """
 
+import hashlib
 import hmac
 from collections.abc import Callable, Iterable
 from functools import wraps
@@ -35,6 +36,15 @@ def role_of(header: str | None, settings: Settings) -> Role | None:
     if _matches(given.strip(), settings.client_tokens):
         return "client"
     return None
+
+
+def client_of(header: str | None) -> str:
+    """Who sent a request, as far as katas go: a digest of its bearer token, or `open` when
+    it sent none (an open deployment, where every client is the same one)."""
+    scheme, _, given = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not given.strip():
+        return "open"
+    return hashlib.sha256(given.strip().encode()).hexdigest()[:32]
 
 
 def requires(role: Role) -> Callable[[F], F]:

@@ -10,6 +10,7 @@ from app.errors import (
     Forbidden,
     InvalidParameter,
     InvalidRequest,
+    KataBusy,
     ServiceUnavailable,
     Unauthorized,
     UnknownJob,
@@ -25,6 +26,7 @@ def register(app: Flask) -> None:
     app.register_error_handler(Unauthorized, _unauthorized)
     app.register_error_handler(Forbidden, _forbidden)
     app.register_error_handler(Busy, _busy)
+    app.register_error_handler(KataBusy, _kata_busy)
     app.register_error_handler(HTTPException, _http)
     app.register_error_handler(Exception, _bug)
 
@@ -56,6 +58,10 @@ def _forbidden(error: Forbidden) -> tuple[Response, int]:
 
 def _busy(error: Busy) -> tuple[Response, int, dict[str, str]]:
     return (*_body(503, str(error)), {"Retry-After": str(error.retry_after)})
+
+
+def _kata_busy(error: KataBusy) -> tuple[Response, int]:
+    return _body(409, str(error), field="kata", rule="one run of a kata at a time")
 
 
 def _http(error: HTTPException) -> tuple[Response, int]:

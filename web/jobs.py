@@ -15,14 +15,24 @@ from web.services import services
 log = logging.getLogger(__name__)
 
 
+def new_id() -> str:
+    """A job id: 128 random bits, so no one guesses another's."""
+    return secrets.token_hex(16)
+
+
 def submit(
-    store: RunStore, task: str, job: dict[str, Any], endpoint: str, queue: str | None = None
+    store: RunStore,
+    task: str,
+    job: dict[str, Any],
+    endpoint: str,
+    queue: str | None = None,
+    job_id: str | None = None,
 ) -> tuple[Response, int, dict[str, str]]:
-    """Records `job`, sends `task` for it (to `queue`, or as routed), and answers 200 if it
-    ends within ?wait, else 202."""
+    """Records `job` (under `job_id`, or a new id), sends `task` for it (to `queue`, or as
+    routed), and answers 200 if it ends within ?wait, else 202."""
     s = services()
     wait = wait_seconds(request.args, s.settings)
-    job_id = secrets.token_hex(16)
+    job_id = job_id or new_id()
     store.enqueue(job_id, job)
     queued = store.get(job_id)  # without ?wait the answer is what was recorded: queued
     try:
@@ -59,6 +69,8 @@ def _settled(store: RunStore, view: dict[str, Any]) -> dict[str, Any]:
     if any(w["worker"] == worker for w in services().registry.live()):
         return view
     store.fail(view["id"], f"the worker {worker} stopped while carrying it out")
+    if store.kind == "run":
+        _release_kata(store, view["id"])
     event(log, f"{store.kind}.error", **{f"{store.kind}_id": view["id"]}, worker=worker)
     return store.get(view["id"])
 
@@ -66,3 +78,10 @@ def _settled(store: RunStore, view: dict[str, Any]) -> dict[str, Any]:
 def json_body() -> object:
     """The request's JSON body; 415 unless the content type is JSON, 400 if malformed."""
     return request.get_json()
+
+
+def _release_kata(store: RunStore, job_id: str) -> None:
+    """Frees the kata of a run that ended without its worker (which would have freed it)."""
+    asked = store.request(job_id)
+    if asked is not None and "kata_ref" in asked:
+        services().katas.release(asked["kata_ref"], job_id)

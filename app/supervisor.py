@@ -1,0 +1,116 @@
+"""greenbar's sandbox supervisor on a node: the static binary every run container starts
+with (sources and protocol in `supervisor/`), held in a named volume of its own per node,
+deployment and version, mounted read-only at /greenbar. A volume, not a host path: no host
+directory reaches a sandbox, and images need nothing of greenbar's.
+
+Keys:
+    greenbar:supervisor:<node>:<volume>:loading   held (SET NX) by the one process loading it
+"""
+
+import hashlib
+import re
+import time
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+
+import redis
+
+from app.config import Settings
+from app.engine import Engine
+from app.errors import ConfigError
+from app.sandbox import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_NODE
+from app.store import translated
+
+BINARY = Path(__file__).resolve().parents[1] / "build" / "greenbar-supervisor"
+MOUNT = "/greenbar"
+COMMAND = f"{MOUNT}/supervisor"
+MARKER = "supervisor.sha256"  # written after the binary: its presence says the load finished
+KIND = "supervisor"
+LOAD_LOCK_SECONDS = 60
+POLL_SECONDS = 0.05
+
+
+@cache
+def binary() -> bytes:
+    """The supervisor's bytes.
+
+    Raises:
+        ConfigError: it was never built.
+    """
+    try:
+        return BINARY.read_bytes()
+    except OSError as error:
+        raise ConfigError(
+            f"greenbar's sandbox supervisor is not built ({error}): run supervisor/build.py"
+        ) from error
+
+
+def volume_name(deployment: str) -> str:
+    """The volume holding this version of the supervisor for `deployment`."""
+    version = hashlib.sha256(binary()).hexdigest()[:12]
+    return f"greenbar-supervisor-{re.sub(r'[^A-Za-z0-9_.-]', '_', deployment)}-{version}"
+
+
+class SupervisorVolume:
+    """Makes sure the node's supervisor volume exists and holds the binary, once per process.
+
+    Args:
+        engine: the node's engine.
+        client: Redis, for the lock that lets one process load the volume.
+        settings: the node's and deployment's names, for the labels.
+        sleep: waits between looks at the lock, seconds.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        client: redis.Redis,
+        settings: Settings,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._engine = engine
+        self._redis = client
+        self._settings = settings
+        self._sleep = sleep
+        self.name = volume_name(settings.deployment)
+        self._ready = False
+
+    @property
+    def labels(self) -> dict[str, str]:
+        s = self._settings
+        return {LABEL_KIND: KIND, LABEL_NODE: s.node, LABEL_DEPLOYMENT: s.deployment}
+
+    def ensure(self, image_id: str) -> str:
+        """The volume's name, once it holds the binary; `image_id` (any image on the node)
+        lends the created, never started, container that loads it."""
+        if self._ready:
+            return self.name
+        lock = f"greenbar:supervisor:{self._settings.node}:{self.name}:loading"
+        with translated():
+            while not self._redis.set(lock, 1, nx=True, ex=LOAD_LOCK_SECONDS):
+                self._sleep(POLL_SECONDS)
+        try:
+            self._load(image_id)
+        finally:
+            with translated():
+                self._redis.delete(lock)
+        self._ready = True
+        return self.name
+
+    def forget(self) -> None:
+        """Looks again next time (a container could not start: the volume may be gone)."""
+        self._ready = False
+
+    def _load(self, image_id: str) -> None:
+        labels = self._engine.volume_labels(self.name)
+        if labels is not None and labels.get(LABEL_KIND) != KIND:
+            # Made empty by the engine for a container that named it after it was removed.
+            self._engine.remove_volume(self.name)
+        self._engine.create_volume(self.name, self.labels)
+        content = binary()
+        files = {
+            "supervisor": (content, 0o555),
+            MARKER: (hashlib.sha256(content).hexdigest().encode(), 0o444),
+        }
+        self._engine.load_volume(self.name, image_id, files, MARKER, self.labels)

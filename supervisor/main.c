@@ -1,0 +1,48 @@
+/* greenbar-supervisor: see supervisor.h for the protocol. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "supervisor.h"
+
+static unsigned long id_argument(const char *text) {
+    char *end;
+    errno = 0;
+    unsigned long value = strtoul(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0' || value == 0 || value > 0x7fffffffUL)
+        die("usage: greenbar-supervisor RUN_UID RUN_GID SELF_UID (non-zero numbers)");
+    return value;
+}
+
+static void write_result(const outcome_t *outcome) {
+    char status[16];
+    int n = snprintf(status, sizeof status, "%d", outcome->status);
+    frame_write('S', status, (size_t)n);
+    if (outcome->timed_out) frame_write('T', "", 0);
+    frame_write('O', outcome->out.data, outcome->out.len);
+    frame_write('R', outcome->err.data, outcome->err.len);
+}
+
+int main(int argc, char **argv) {
+    if (argc != 4) die("usage: greenbar-supervisor RUN_UID RUN_GID SELF_UID");
+    ids_t ids = {(uid_t)id_argument(argv[1]), (gid_t)id_argument(argv[2]),
+                 (uid_t)id_argument(argv[3])};
+    if (ids.run_uid == ids.self_uid) die("the run's uid must differ from the supervisor's");
+    become_self(&ids);
+    limits_t limits = {0, 0, 16, 0};
+    sent_list_t sent = {0};
+    tree_t before = {0};
+    frames_read_input(&ids, &limits, &sent, &before);
+    outcome_t outcome = {0};
+    run_program(&ids, &limits, &outcome);
+    write_result(&outcome);
+    act_as_run(&ids);
+    int rootfd = open(SANDBOX, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (rootfd < 0) die_errno("open " SANDBOX);
+    files_harvest(rootfd, &limits, &sent, &before, &outcome);
+    frame_write('E', "", 0);
+    frames_flush();
+    return 0;
+}

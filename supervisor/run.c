@@ -1,0 +1,156 @@
+/* Running cyber-dojo.sh: one fork before anything of the run exists, then never again.
+ *
+ * The supervisor reads the program's stdout and stderr itself (poll, no helper process),
+ * learns of exits through a self-pipe written by its SIGCHLD handler, and ends the run with
+ * kill(-1, SIGKILL): every process in the container but pid 1 and itself, whatever session
+ * or process group it fled to. A fork bomb can use up the pids limit; the supervisor needs
+ * no new process to stop it, report it and carry on.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "supervisor.h"
+
+#define CHUNK 65536
+#define DRAIN_AFTER_KILL_MS 2000 /* the pipes reach EOF at once once everything is dead */
+#define SWEEP_MS 3000
+
+extern char **environ;
+static int wakeup[2];
+
+static void on_child(int signum) {
+    int saved = errno;
+    (void)signum;
+    if (write(wakeup[1], "", 1) < 0) { /* full: a wake-up is pending anyway */ }
+    errno = saved;
+}
+
+static void start_child(const ids_t *ids, int out[2], int err[2]) {
+    setsid();
+    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null < 0 || dup2(null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) _exit(126);
+    for (int fd = 3; fd < 1024; fd++) close(fd);
+    signal(SIGCHLD, SIG_DFL);
+    signal(SIGPIPE, SIG_DFL);
+    /* The kernel's OOM killer takes the run's processes before the supervisor. */
+    int adj = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+    if (adj >= 0) {
+        if (write(adj, "1000", 4) < 0) { /* best effort */ }
+        close(adj);
+    }
+    become_run_for_good(ids);
+    umask(022);
+    if (chdir(SANDBOX) != 0) die_errno("chdir " SANDBOX);
+    char *argv[] = {"sh", "./cyber-dojo.sh", NULL};
+    execvpe("sh", argv, environ);
+    dprintf(2, "greenbar: cannot run sh ./cyber-dojo.sh: %s\n", strerror(errno));
+    _exit(127);
+}
+
+/* Reads what is ready on `fd` into `buf` (keeping `cap` bytes); 0 at end of file. */
+static int drain(int fd, buf_t *buf, size_t cap) {
+    unsigned char chunk[CHUNK];
+    for (;;) {
+        ssize_t got = read(fd, chunk, sizeof chunk);
+        if (got > 0) {
+            buf_append(buf, chunk, (size_t)got, cap);
+            continue;
+        }
+        if (got < 0 && errno == EINTR) continue;
+        return got < 0; /* EAGAIN: open still; 0: end of file */
+    }
+}
+
+static int exit_status(int raw) {
+    return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
+}
+
+/* Reaps every child that has exited; returns 1 once `child` is among them. */
+static int reap(pid_t child, int *status) {
+    int raw, found = 0;
+    pid_t pid;
+    while ((pid = waitpid(-1, &raw, WNOHANG)) > 0)
+        if (pid == child) {
+            *status = exit_status(raw);
+            found = 1;
+        }
+    return found;
+}
+
+/* Kills and reaps until no process but pid 1 and this one is left (bounded). */
+static void sweep(void) {
+    int ignored;
+    long until = monotonic_ms() + SWEEP_MS;
+    while (kill(-1, SIGKILL) == 0 && monotonic_ms() < until) {
+        reap(-1, &ignored);
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+    reap(-1, &ignored);
+}
+
+static void watch(pid_t child, int out_fd, int err_fd, const limits_t *limits,
+                  outcome_t *outcome) {
+    long started = monotonic_ms(), deadline = started + limits->max_ms, killed_at = 0;
+    int open_out = 1, open_err = 1, exited = 0;
+    while (open_out || open_err || !exited) {
+        long now = monotonic_ms();
+        if (!exited && !killed_at && now >= deadline) {
+            outcome->timed_out = 1;
+            kill(-1, SIGKILL);
+            killed_at = now;
+        }
+        if (killed_at && exited && now - killed_at > DRAIN_AFTER_KILL_MS) break;
+        struct pollfd fds[3] = {{wakeup[0], POLLIN, 0},
+                                {open_out ? out_fd : -1, POLLIN, 0},
+                                {open_err ? err_fd : -1, POLLIN, 0}};
+        long wait = killed_at ? 50 : deadline - now;
+        if (poll(fds, 3, (int)(wait > 0 ? wait : 0)) < 0 && errno != EINTR) die_errno("poll");
+        char sink[64];
+        while (read(wakeup[0], sink, sizeof sink) > 0) {}
+        if (open_out && fds[1].revents) open_out = drain(out_fd, &outcome->out, limits->out_cap);
+        if (open_err && fds[2].revents) open_err = drain(err_fd, &outcome->err, limits->out_cap);
+        if (!exited && reap(child, &outcome->status)) {
+            exited = 1;
+            outcome->run_ms = monotonic_ms() - started;
+            /* Whatever cyber-dojo.sh left running dies now, so the pipes reach their end. */
+            kill(-1, SIGKILL);
+            if (!killed_at) killed_at = monotonic_ms();
+        }
+    }
+}
+
+void run_program(const ids_t *ids, const limits_t *limits, outcome_t *outcome) {
+    int out[2], err[2];
+    if (pipe2(wakeup, O_CLOEXEC | O_NONBLOCK) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
+        pipe2(err, O_CLOEXEC) != 0)
+        die_errno("pipe");
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_child;
+    action.sa_flags = SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &action, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    outcome->oom_kills = cgroup_oom_kills();
+    pid_t child = fork();
+    if (child < 0) die_errno("fork");
+    if (child == 0) start_child(ids, out, err);
+    close(out[1]);
+    close(err[1]);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(err[0], F_SETFL, O_NONBLOCK);
+    watch(child, out[0], err[0], limits, outcome);
+    if (outcome->timed_out && outcome->run_ms == 0) outcome->run_ms = limits->max_ms;
+    sweep();
+    close(out[0]);
+    close(err[0]);
+    long after = cgroup_oom_kills();
+    outcome->oom_kills = after >= outcome->oom_kills ? after - outcome->oom_kills : 0;
+}

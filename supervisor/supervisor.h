@@ -1,0 +1,149 @@
+/* greenbar's sandbox supervisor: the first process of every run container.
+ *
+ * It starts as root holding only CAP_SETUID, CAP_SETGID and CAP_KILL (the container's
+ * cap_add), at once becomes a uid of its own (SELF) keeping those three, and runs the
+ * learner's cyber-dojo.sh as another uid (RUN) with no capability at all. RUN can neither
+ * read SELF's memory nor write to its descriptors nor signal it, so the result stream on
+ * SELF's stdout cannot be reached or imitated by the run. SELF never forks once the run has
+ * started, so a fork bomb cannot starve it.
+ *
+ * Usage: greenbar-supervisor RUN_UID RUN_GID SELF_UID
+ *
+ * IN (stdin): the magic "GBRUN01\n", then frames TYPE(1 byte) LENGTH(4 bytes, big-endian)
+ * PAYLOAD, until 'E':
+ *   'L' limits, "key=value\n" lines: max_ms, out_cap, created_max, kept_max (first frame)
+ *   'D' a name to delete from /sandbox (a kata volume: a file the client no longer sends)
+ *   'F' a file: NAME_LENGTH(2) NAME MODE(4) CONTENT; written only if its content differs
+ *       from what /sandbox holds, with an mtime newer than anything there
+ *   'E' end: the run starts
+ * RUN: sh ./cyber-dojo.sh in /sandbox, in a session of its own, stdin /dev/null, stdout and
+ *   stderr through pipes of which the first out_cap bytes are kept; when it exits, or at
+ *   max_ms, every other process in the container is killed.
+ * OUT (stdout): the magic "GBOUT01\n", then frames as above, until 'E':
+ *   'S' the exit status (decimal)   'T' it timed out (empty)
+ *   'O' stdout head                 'R' stderr head
+ *   'C' a sent file the run changed: NAME_LENGTH(2) NAME HEAD
+ *   'N' a file not sent that the run created or rewrote (text only, the first created_max
+ *       by name): NAME_LENGTH(2) NAME HEAD
+ *   'X' a sent file the run deleted: NAME     'K' a file not sent the volume keeps: NAME
+ *   'M' "key=value\n" lines: oom_kills run_ms sandbox_kib created_truncated kept_truncated
+ *   'E' end
+ * Errors go to stderr as one line and end the process with a non-zero status.
+ */
+#ifndef GREENBAR_SUPERVISOR_H
+#define GREENBAR_SUPERVISOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#define SANDBOX "/sandbox"
+#define NAME_MAX_BYTES 4096
+#define FRAME_MAX_BYTES (64u << 20)
+#define TEXT_SNIFF_BYTES 8000 /* as git does: a NUL in the first 8000 bytes means binary */
+
+typedef struct {
+    unsigned char *data;
+    size_t len, cap;
+} buf_t;
+
+typedef struct {
+    uid_t run_uid;
+    gid_t run_gid;
+    uid_t self_uid;
+} ids_t;
+
+typedef struct {
+    long max_ms;
+    size_t out_cap;
+    size_t created_max;
+    size_t kept_max;
+} limits_t;
+
+/* A regular file under /sandbox, as lstat saw it. */
+typedef struct {
+    char *name;
+    struct stat st;
+} entry_t;
+
+typedef struct {
+    entry_t *items;
+    size_t count, cap;
+    struct timespec newest; /* the latest mtime of anything seen, files or directories */
+} tree_t;
+
+typedef struct {
+    char *name;
+    unsigned char sha[32];
+    int present;
+} sent_t;
+
+typedef struct {
+    sent_t *items;
+    size_t count, cap;
+} sent_list_t;
+
+typedef struct {
+    int status;
+    int timed_out;
+    long run_ms;
+    long oom_kills;
+    buf_t out, err;
+} outcome_t;
+
+/* util.c */
+void die(const char *what) __attribute__((noreturn));
+void die_errno(const char *what) __attribute__((noreturn));
+void *checked_malloc(size_t size);
+char *checked_strdup(const char *text, size_t len);
+void buf_append(buf_t *buf, const void *data, size_t len, size_t cap);
+int read_exact(int fd, void *data, size_t len);
+void write_all(int fd, const void *data, size_t len);
+long monotonic_ms(void);
+int valid_name(const char *name, size_t len);
+
+/* privileges.c */
+void become_self(const ids_t *ids);
+void act_as_run(const ids_t *ids);
+void act_as_self(const ids_t *ids);
+void become_run_for_good(const ids_t *ids);
+
+/* tree.c */
+void tree_scan(int rootfd, tree_t *tree);
+void tree_sort(tree_t *tree);
+const entry_t *tree_find(const tree_t *tree, const char *name);
+int remove_at(int dirfd, const char *name);
+int open_parent(int rootfd, const char *name, int create, const char **leaf);
+
+/* files.c */
+void files_delete(int rootfd, const char *name);
+void files_write(int rootfd, const char *name, uint32_t mode, const unsigned char *data,
+                 size_t len, struct timespec mtime, unsigned char sha[32]);
+void files_harvest(int rootfd, const limits_t *limits, sent_list_t *sent, const tree_t *before,
+                   const outcome_t *outcome);
+
+/* frames.c */
+void frames_read_input(const ids_t *ids, limits_t *limits, sent_list_t *sent, tree_t *before);
+void frame_write(char type, const void *data, size_t len);
+void frame_write_named(char type, const char *name, const void *data, size_t len);
+void frames_flush(void);
+
+/* run.c */
+void run_program(const ids_t *ids, const limits_t *limits, outcome_t *outcome);
+
+/* cgroup.c */
+long cgroup_oom_kills(void);
+
+/* sha256.c */
+typedef struct {
+    uint32_t state[8];
+    uint64_t bytes;
+    unsigned char block[64];
+    size_t used;
+} sha256_t;
+void sha256_init(sha256_t *ctx);
+void sha256_update(sha256_t *ctx, const void *data, size_t len);
+void sha256_final(sha256_t *ctx, unsigned char digest[32]);
+
+#endif
