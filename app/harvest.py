@@ -9,6 +9,7 @@ read, every count against what was asked for, and no general archive parser sees
 """
 
 import struct
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -71,7 +72,7 @@ class Harvester:
         Raises:
             Whatever `stream.read` raises (its deadline, its byte cap).
         """
-        result = Harvest()
+        result, seen = Harvest(), Counter[str]()
         try:
             if stream.read(len(MAGIC)) != MAGIC:
                 raise Malformed("it does not start with the result's magic line")
@@ -82,6 +83,9 @@ class Harvester:
                 kind, length = chr(header[0]), struct.unpack(">I", header[1:])[0]
                 if length > self._bound(kind):
                     raise Malformed(f"a {kind!r} frame of {length} bytes")
+                seen[kind] += 1
+                if seen[kind] > self._most(kind):
+                    raise Malformed(f"more than {self._most(kind)} {kind!r} frames")
                 payload = stream.read(length)
                 if len(payload) < length:
                     return result
@@ -99,6 +103,11 @@ class Harvester:
             raise Malformed(f"an unknown frame type {kind!r}")
         return bounds[kind]
 
+    def _most(self, kind: str) -> int:
+        """How many frames of `kind` a result may hold."""
+        most = {"C": self.sent, "X": self.sent, "N": self.created_max, "K": self.kept_max}
+        return most.get(kind, 1)
+
     def _take(self, kind: str, payload: bytes, result: Harvest) -> None:
         if kind == "S":
             result.status = _number(payload)
@@ -108,15 +117,11 @@ class Harvester:
             setattr(result, "stdout" if kind == "O" else "stderr", payload)
         elif kind in "CN":
             name, head = _named(payload)
-            found, most = (
-                (result.changed, self.sent) if kind == "C" else (result.created, self.created_max)
-            )
-            _add(found, name, head, most)
+            if _safe(name):
+                (result.changed if kind == "C" else result.created)[name] = head
         elif kind in "XK":
-            names, most = (
-                (result.deleted, self.sent) if kind == "X" else (result.kept, self.kept_max)
-            )
-            _append(names, _name(payload), most)
+            if _safe(name := _name(payload)):
+                (result.deleted if kind == "X" else result.kept).append(name)
         elif kind == "M":
             result.metrics = _metrics(payload)
         else:  # "E"
@@ -143,20 +148,6 @@ def _named(payload: bytes) -> tuple[str, bytes]:
     if len(payload) < 2 + length:
         raise Malformed("a file frame shorter than its name")
     return _name(payload[2 : 2 + length]), payload[2 + length :]
-
-
-def _add(found: dict[str, bytes], name: str, head: bytes, most: int) -> None:
-    if len(found) >= most:
-        raise Malformed(f"more than {most} files of one kind")
-    if _safe(name):
-        found[name] = head
-
-
-def _append(names: list[str], name: str, most: int) -> None:
-    if len(names) >= most:
-        raise Malformed(f"more than {most} names of one kind")
-    if _safe(name):
-        names.append(name)
 
 
 def _metrics(payload: bytes) -> dict[str, int]:

@@ -1,12 +1,10 @@
-"""Pure logic, no services: validation, the input tar, text cleaning, the output tar, the framed
-stream, configuration and the allowlist."""
+"""Pure logic, no services: validation, the request to the supervisor, text cleaning, its
+result, the framed stream, configuration and the allowlist."""
 
 import dataclasses
-import hashlib
 import io
 import socket
 import struct
-import tarfile
 import threading
 import time
 from pathlib import Path
@@ -16,7 +14,8 @@ import pytest
 from app.allowlist import Allowlist
 from app.config import Settings
 from app.errors import ConfigError, ImageNotAllowed, InvalidRequest
-from app.files import tar_of, validate
+from app.feed import Limits, request
+from app.files import validate
 from app.harvest import Harvester
 from app.sandbox import container_name, run_labels, spec
 from app.stream import DIAGNOSTICS_MAX_BYTES, CapExceeded, DeadlinePassed, OutputStream
@@ -24,7 +23,6 @@ from app.text import cleaned
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = Settings()
-OUT = "greenbar/out/"
 
 
 # app.files.validate
@@ -107,46 +105,42 @@ def test_content_that_is_not_a_string_is_refused_naming_the_file(content):
     assert refused.value.field == "files[hiker.py]"
 
 
-# app.files.tar_of
+# app.feed.request
 
 
-def _members(tar_bytes: bytes) -> dict[str, tuple[tarfile.TarInfo, bytes | None]]:
-    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
-        return {
-            m.name: (m, tar.extractfile(m).read() if m.isreg() else None)  # type: ignore[union-attr]
-            for m in tar.getmembers()
-        }
+def _frames(data: bytes, magic: bytes) -> list[tuple[str, bytes]]:
+    """The frames of a stream in greenbar's framing (a test's own reader)."""
+    assert data.startswith(magic)
+    found, at = [], len(magic)
+    while at < len(data):
+        kind, length = chr(data[at]), struct.unpack(">I", data[at + 1 : at + 5])[0]
+        found.append((kind, data[at + 5 : at + 5 + length]))
+        at += 5 + length
+    return found
 
 
-def test_the_input_tar_round_trips_every_file_owned_by_the_sandbox_user():
+def _file(payload: bytes) -> tuple[str, int, bytes]:
+    length = struct.unpack(">H", payload[:2])[0]
+    name, rest = payload[2 : 2 + length].decode(), payload[2 + length :]
+    return name, struct.unpack(">I", rest[:4])[0], rest[4:]
+
+
+def test_the_request_holds_the_limits_then_the_deletes_then_each_file_then_its_end():
     files = {"cyber-dojo.sh": "echo hi\n", "src/deep/hiker.py": "π = 3.14\n", "a b/-n": ""}
-    members = _members(tar_of(files, mtime=1_700_000_000))
-    regular = {name: data for name, (info, data) in members.items() if info.isreg()}
-    assert regular == {name: content.encode() for name, content in files.items()}
-    assert {name for name, (info, _) in members.items() if info.isdir()} == {
-        "src",
-        "src/deep",
-        "a b",
-    }
-    for info, _ in members.values():
-        assert (info.uid, info.gid) == (41966, 51966)
-        assert info.mtime == 1_700_000_000
+    sent = request(Limits(7, 51201, 16, 1024), files, deleted=["old.txt"])
+    frames = _frames(sent, b"GBRUN01\n")
+    assert [kind for kind, _ in frames] == ["L", "D", "F", "F", "F", "E"]
+    assert frames[0][1] == b"max_ms=7000\nout_cap=51201\ncreated_max=16\nkept_max=1024\n"
+    assert frames[1][1] == b"old.txt"
+    assert [_file(payload) for _, payload in frames[2:5]] == [
+        (name, 0o755, content.encode()) for name, content in files.items()
+    ]
+    assert frames[5][1] == b""
 
 
 def test_a_lone_surrogate_in_content_reaches_the_sandbox_as_a_replacement_character():
-    members = _members(tar_of({"cyber-dojo.sh": "", "lone.txt": "a\udc80b"}, mtime=0))
-    assert members["lone.txt"][1] == "a\ufffdb".encode()
-
-
-def test_the_input_tar_lists_each_directory_before_the_files_in_it():
-    tar_bytes = tar_of({"cyber-dojo.sh": "", "a/b/c.txt": "", "a/d.txt": ""}, mtime=0)
-    with tarfile.open(fileobj=io.BytesIO(tar_bytes)) as tar:
-        order = [(m.name, m.isdir()) for m in tar.getmembers()]
-    directories = [name for name, is_dir in order if is_dir]
-    assert sorted(directories) == ["a", "a/b"]
-    names = [name for name, _ in order]
-    assert names.index("a") < names.index("a/b") < names.index("a/b/c.txt")
-    assert names.index("a") < names.index("a/d.txt")
+    sent = request(Limits(1, 10, 1), {"cyber-dojo.sh": "", "lone.txt": "a\udc80b"})
+    assert _file(_frames(sent, b"GBRUN01\n")[2][1])[2] == "a\ufffdb".encode()
 
 
 # app.text.cleaned
@@ -176,119 +170,130 @@ def test_invalid_utf8_is_replaced_and_nul_bytes_are_kept():
 # app.harvest.Harvester
 
 
-def _tar(*entries: tuple[str, bytes | str | None]) -> bytes:
-    """A tar of (name, content) pairs; str content is a symlink target, None a directory."""
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w") as tar:
-        for name, content in entries:
-            info = tarfile.TarInfo(name)
-            if content is None:
-                info.type = tarfile.DIRTYPE
-                tar.addfile(info)
-            elif isinstance(content, str):
-                info.type = tarfile.SYMTYPE
-                info.linkname = content
-                tar.addfile(info)
-            else:
-                info.size = len(content)
-                tar.addfile(info, io.BytesIO(content))
-    return buffer.getvalue()
+def _out(*frames: tuple[str, bytes]) -> bytes:
+    """A result stream: the magic line, then (type, payload) frames."""
+    return b"GBOUT01\n" + b"".join(
+        kind.encode() + struct.pack(">I", len(payload)) + payload for kind, payload in frames
+    )
+
+
+def _named(name: str, head: bytes) -> bytes:
+    raw = name.encode()
+    return struct.pack(">H", len(raw)) + raw + head
 
 
 class _OnlyRead:
-    """A stream that can only be read, like the container's socket."""
+    """A stream that can only be read, like the container's socket; counts what was read."""
 
     def __init__(self, data: bytes) -> None:
         self._data = io.BytesIO(data)
+        self.taken = 0
 
     def read(self, size: int = -1) -> bytes:
-        return self._data.read(size)
+        got = self._data.read(size)
+        self.taken += len(got)
+        return got
 
 
-def _harvest(data: bytes, sent=("cyber-dojo.sh",), limit=100, created_max=16):
-    return Harvester(limit, sent, created_max).harvest(_OnlyRead(data))
+def _harvest(data: bytes, sent=1, limit=101, created_max=16, kept_max=0):
+    return Harvester(limit, sent, created_max, kept_max).harvest(_OnlyRead(data))
 
 
-def test_the_harvest_reads_outputs_sent_files_and_created_files():
-    data = _tar(
-        ("greenbar/out", None),
-        (OUT + "stdout", b"out"),
-        (OUT + "stderr", b"err"),
-        (OUT + "status", b"1\n"),
-        ("sandbox", None),
-        ("sandbox/cyber-dojo.sh", b"pytest"),
-        ("sandbox/sub", None),
-        ("sandbox/sub/new.txt", b"new"),
-    )
+GENUINE = (
+    ("S", b"1"),
+    ("O", b"out"),
+    ("R", b"err"),
+    ("C", _named("cyber-dojo.sh", b"pytest")),
+    ("N", _named("sub/new.txt", b"new")),
+    ("X", b"gone.txt"),
+    ("K", b"sub/new.txt"),
+    ("M", b"oom_kills=0\nrun_ms=5\nsandbox_kib=8\ncreated_truncated=1\nkept_truncated=0\n"),
+    ("E", b""),
+)
+
+
+def test_the_harvest_reads_status_outputs_files_names_and_metrics():
+    harvest = _harvest(_out(*GENUINE), sent=2, kept_max=10)
+    assert harvest.complete, harvest.problem
+    assert (harvest.status, harvest.stdout, harvest.stderr) == (1, b"out", b"err")
+    assert harvest.changed == {"cyber-dojo.sh": b"pytest"}
+    assert harvest.created == {"sub/new.txt": b"new"}
+    assert (harvest.deleted, harvest.kept) == (["gone.txt"], ["sub/new.txt"])
+    assert harvest.metrics["created_truncated"] == 1
+    assert harvest.metrics["sandbox_kib"] == 8
+
+
+@pytest.mark.parametrize("cut", range(0, len(_out(*GENUINE)), 7))
+def test_a_result_cut_anywhere_is_incomplete_not_an_exception(cut):
+    assert not _harvest(_out(*GENUINE)[:cut], sent=2, kept_max=10).complete
+
+
+def test_a_result_that_ends_without_a_status_is_malformed():
+    harvest = _harvest(_out(("O", b"out"), ("E", b"")))
+    assert not harvest.complete
+    assert "without an exit status" in harvest.problem
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"this is not a result" * 100,
+        b"greenbar-result 0123\n" + b"\0" * 1024,  # the old entry script's stream
+        _out(("Q", b"")),  # an unknown frame
+        _out(("S", b"zero")),  # a status that is not a number
+        _out(("M", b"bogus=1\n")),  # an unknown metric
+        _out(("C", b"\x00")),  # a file frame too short for its name
+    ],
+)
+def test_bytes_that_break_the_protocol_are_an_incomplete_result_saying_so(data):
     harvest = _harvest(data)
+    assert not harvest.complete
+    assert harvest.problem.startswith("the sandbox's result is malformed")
+
+
+def test_a_frame_longer_than_its_kind_may_be_is_refused_before_its_payload_is_read():
+    stream = _OnlyRead(_out(("S", b"0")) + b"O" + struct.pack(">I", 2**32 - 1) + b"x" * 5000)
+    harvest = Harvester(101, 1, 16).harvest(stream)
+    assert not harvest.complete
+    assert "'O' frame of 4294967295 bytes" in harvest.problem
+    assert stream.taken == len(b"GBOUT01\n") + 5 + 1 + 5, "nothing of the payload was read"
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "limits"),
+    [
+        ("N", _named("f", b"x"), {"created_max": 2}),
+        ("C", _named("f", b"x"), {"sent": 2}),
+        ("X", b"f", {"sent": 2}),
+        ("K", b"f", {"kept_max": 2}),
+    ],
+)
+def test_more_files_or_names_than_were_asked_for_are_refused(kind, payload, limits):
+    harvest = _harvest(_out(("S", b"0"), *[(kind, payload)] * 3, ("E", b"")), **limits)
+    assert not harvest.complete
+    assert f"more than 2 {kind!r} frames" in harvest.problem
+
+
+def test_names_that_would_leave_the_sandbox_are_dropped():
+    escaping = ["../../etc/cron.d/x", "/etc/passwd", "a/../../b", "a//b", "./a"]
+    frames = [("N", _named(name, b"forged")) for name in escaping] + [("K", b"../up")]
+    harvest = _harvest(_out(("S", b"0"), *frames, ("E", b"")), kept_max=5)
     assert harvest.complete
-    assert harvest.out == {"stdout": b"out", "stderr": b"err", "status": b"1\n"}
-    assert harvest.files["cyber-dojo.sh"].head == b"pytest"
-    assert set(harvest.created) == {"sub/new.txt"}
-    assert harvest.created["sub/new.txt"].digest == hashlib.sha256(b"new").digest()
+    assert (harvest.created, harvest.kept) == ({}, [])
 
 
-def test_a_harvest_without_a_status_is_incomplete():
-    assert not _harvest(_tar((OUT + "stdout", b"out"))).complete
+def test_a_name_that_is_not_utf8_comes_back_as_valid_unicode():
+    raw = b"bad\xffname"
+    named = struct.pack(">H", len(raw)) + raw
+    harvest = _harvest(_out(("S", b"0"), ("N", named), ("E", b"")))
+    assert list(harvest.created) == ["bad\ufffdname"]
 
 
-@pytest.mark.parametrize("cut", [0, 100, 700, 1500])
-def test_a_cut_or_malformed_tar_is_an_incomplete_harvest_not_an_exception(cut):
-    data = _tar((OUT + "stdout", b"x" * 1000), (OUT + "status", b"0"))
-    assert not _harvest(data[:cut]).complete
-
-
-def test_garbage_instead_of_a_tar_is_an_incomplete_harvest():
-    assert not _harvest(b"this is not a tar" * 100).complete
-
-
-def test_only_the_first_16_created_files_by_name_are_kept_whatever_their_order():
-    names = [f"f{i:02}" for i in range(30)]
-    entries = [(OUT + "status", b"0")] + [(f"sandbox/{n}", n.encode()) for n in reversed(names)]
-    harvest = _harvest(_tar(*entries))
-    assert sorted(harvest.created) == names[:16]
-    assert harvest.created["f07"].head == b"f07"
-
-
-def test_binary_created_files_are_dropped_and_do_not_count_against_the_cap():
-    binaries = [(f"sandbox/a{i}.bin", b"\x00\x01") for i in range(5)]
-    texts = [(f"sandbox/b{i}.txt", b"text") for i in range(3)]
-    harvest = _harvest(_tar((OUT + "status", b"0"), *binaries, *texts), created_max=3)
-    assert sorted(harvest.created) == ["b0.txt", "b1.txt", "b2.txt"]
-
-
-def test_a_nul_after_the_first_8000_bytes_still_counts_as_text():
-    late_nul = b"x" * 8000 + b"\x00"
-    harvest = _harvest(_tar((OUT + "status", b"0"), ("sandbox/late.txt", late_nul)), limit=9000)
-    assert harvest.created["late.txt"].is_text
-
-
-def test_a_sent_file_is_kept_even_when_it_became_binary():
-    harvest = _harvest(_tar((OUT + "status", b"0"), ("sandbox/cyber-dojo.sh", b"\x00")))
-    assert not harvest.files["cyber-dojo.sh"].is_text
-
-
-def test_symlinks_directories_and_entries_outside_the_sandbox_are_ignored():
-    data = _tar(
-        (OUT + "status", b"0"),
-        ("sandbox/passwd", "/etc/passwd"),
-        ("sandbox/up", "../.."),
-        ("sandbox/dir", None),
-        ("etc/passwd", b"root:x:0:0"),
-        ("sandboxed/x", b"not in the sandbox"),
-    )
-    harvest = _harvest(data)
-    assert harvest.complete
-    assert harvest.created == {}
-    assert harvest.files == {}
-
-
-def test_only_the_head_of_a_long_member_is_kept_but_the_digest_covers_it_all():
-    content = bytes(range(1, 256)) * 40 + b"tail"
-    harvest = _harvest(_tar((OUT + "status", b"0"), ("sandbox/long.txt", content)), limit=100)
-    found = harvest.created.get("long.txt") or harvest.files["long.txt"]
-    assert found.head == content[:101]
-    assert found.digest == hashlib.sha256(content).digest()
+def test_nothing_after_the_end_frame_is_read():
+    stream = _OnlyRead(_out(("S", b"0"), ("E", b"")) + _out(("S", b"9"), ("E", b"")))
+    harvest = Harvester(101, 1, 16).harvest(stream)
+    assert (harvest.complete, harvest.status) == (True, 0)
+    assert stream.taken == len(_out(("S", b"0"), ("E", b"")))
 
 
 # app.stream.OutputStream
@@ -370,12 +375,10 @@ def test_more_than_the_cap_in_stdout_and_stderr_together_is_refused(pair):
         stream.read()
 
 
-def test_a_harvest_reads_a_framed_tar_through_the_stream(pair):
+def test_a_harvest_reads_a_result_through_the_framed_stream(pair):
     reader, writer = pair
-    data = _tar((OUT + "stdout", b"framed"), (OUT + "status", b"0"), ("sandbox/n.txt", b"n"))
-    framed = b"".join(
-        _frame(1, data[i : i + 777]) + _frame(2, b"!") for i in range(0, len(data), 777)
-    )
+    data = _out(("S", b"0"), ("O", b"framed"), ("N", _named("n.txt", b"n")), ("E", b""))
+    framed = b"".join(_frame(1, data[i : i + 7]) + _frame(2, b"!") for i in range(0, len(data), 7))
 
     def send() -> None:
         writer.sendall(framed)
@@ -384,10 +387,10 @@ def test_a_harvest_reads_a_framed_tar_through_the_stream(pair):
     sender = threading.Thread(target=send)
     sender.start()
     stream = OutputStream(reader, time.monotonic() + 10, 1 << 20, time.monotonic)
-    harvest = Harvester(100, ["cyber-dojo.sh"], 16).harvest(stream)
+    harvest = Harvester(100, 1, 16).harvest(stream)
     sender.join()
     assert harvest.complete
-    assert harvest.out["stdout"] == b"framed"
+    assert harvest.stdout == b"framed"
     assert set(harvest.created) == {"n.txt"}
 
 
@@ -507,13 +510,19 @@ def test_the_refusal_names_the_allowed_images():
 
 
 def test_the_container_spec_is_labelled_and_hardened_from_the_settings():
-    made = spec(SETTINGS, "sha256:abc", container_name("run-1"), run_labels(SETTINGS, "run-1"))
+    labels = run_labels(SETTINGS, "run-1")
+    made = spec(SETTINGS, "sha256:abc", container_name("run-1"), labels, 100007, "sup-vol")
     assert made["name"] == "greenbar-run-run-1"
     assert made["image"] == "sha256:abc"
     assert made["labels"]["greenbar.kind"] == "run"
     assert made["labels"]["greenbar.run"] == "run-1"
-    assert made["user"] == "41966:51966"
-    assert made["command"][-1] == str(50 * 1024 + 1)  # max_seconds comes on stdin
+    assert made["labels"]["greenbar.deployment"] == SETTINGS.deployment
+    # The supervisor starts as root and at once becomes 41965; the run is 100007.
+    assert made["user"] == "0:0"
+    assert made["command"] == ["/greenbar/supervisor", "100007", "100007", "41965"]
+    assert made["host_config"]["cap_add"] == ["SETUID", "SETGID", "KILL", "SETPCAP"]
+    assert made["host_config"]["binds"] == {"sup-vol": {"bind": "/greenbar", "mode": "ro,nocopy"}}
+    assert "uid=100007,gid=100007" in made["host_config"]["tmpfs"]["/sandbox"]
     host = made["host_config"]
     assert host["network_mode"] == "none"
     assert host["read_only"] is True
