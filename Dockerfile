@@ -18,7 +18,15 @@ COPY pyproject.toml ./
 COPY app ./app
 COPY tasks ./tasks
 COPY web ./web
-RUN pip install . && rm -rf /build
+COPY supervisor ./supervisor
+RUN pip install . \
+    && apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+    && python supervisor/build.py \
+    && install -D -m 0555 build/greenbar-supervisor /usr/local/lib/greenbar/greenbar-supervisor \
+    && apt-get purge -y gcc libc6-dev && apt-get autoremove -y && rm -rf /var/lib/apt/lists/* \
+    && rm -rf /build
+# The static supervisor every run container starts with (see supervisor/supervisor.h).
+ENV GREENBAR_SUPERVISOR_BINARY=/usr/local/lib/greenbar/greenbar-supervisor
 
 RUN groupadd --system --gid 10001 greenbar \
     && useradd --system --uid 10001 --gid greenbar --home-dir /srv/greenbar \

@@ -64,6 +64,7 @@ class Settings:
     uid_base: int = 100000
     uid_count: int = 1048576
     supervisor_uid: int = 41965
+    supervisor_binary: str = ""  # empty: build/greenbar-supervisor beside the code
     init: bool = True
     pids_limit: int = 128
     memory_mib: int = 768

@@ -32,23 +32,23 @@ POLL_SECONDS = 0.05
 
 
 @cache
-def binary() -> bytes:
-    """The supervisor's bytes.
+def binary(path: str = "") -> bytes:
+    """The supervisor's bytes, from `path` (default: `build/` beside the code).
 
     Raises:
         ConfigError: it was never built.
     """
     try:
-        return BINARY.read_bytes()
+        return Path(path or BINARY).read_bytes()
     except OSError as error:
         raise ConfigError(
             f"greenbar's sandbox supervisor is not built ({error}): run supervisor/build.py"
         ) from error
 
 
-def volume_name(deployment: str) -> str:
+def volume_name(deployment: str, path: str = "") -> str:
     """The volume holding this version of the supervisor for `deployment`."""
-    version = hashlib.sha256(binary()).hexdigest()[:12]
+    version = hashlib.sha256(binary(path)).hexdigest()[:12]
     return f"greenbar-supervisor-{re.sub(r'[^A-Za-z0-9_.-]', '_', deployment)}-{version}"
 
 
@@ -73,7 +73,7 @@ class SupervisorVolume:
         self._redis = client
         self._settings = settings
         self._sleep = sleep
-        self.name = volume_name(settings.deployment)
+        self.name = volume_name(settings.deployment, settings.supervisor_binary)
         self._ready = False
 
     @property
@@ -108,7 +108,7 @@ class SupervisorVolume:
             # Made empty by the engine for a container that named it after it was removed.
             self._engine.remove_volume(self.name)
         self._engine.create_volume(self.name, self.labels)
-        content = binary()
+        content = binary(self._settings.supervisor_binary)
         files = {
             "supervisor": (content, 0o555),
             MARKER: (hashlib.sha256(content).hexdigest().encode(), 0o444),

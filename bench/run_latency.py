@@ -27,12 +27,12 @@ PROGRAM = "echo hello"
 def raw_command(settings: Settings, image: str) -> list[str]:
     """The `docker run` of PROGRAM with greenbar's own container settings."""
     mib = 1024 * 1024
-    uid, _, gid = settings.user.partition(":")
-    tmpfs = "exec,nosuid,nodev,size={}m,nr_inodes={},uid=" + uid + ",gid=" + gid
+    uid = str(settings.uid_base)  # a non-root uid, as a run's
+    tmpfs = "exec,nosuid,nodev,size={}m,nr_inodes={},uid=" + uid + ",gid=" + uid
     return [
         *("docker", "run", "--rm", "-i", "--network", settings.network, "--read-only"),
         *("--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--init"),
-        *("--user", settings.user, "--pids-limit", str(settings.pids_limit)),
+        *("--user", f"{uid}:{uid}", "--pids-limit", str(settings.pids_limit)),
         *("--memory", f"{settings.memory_mib}m", "--memory-swap", f"{settings.memory_mib}m"),
         *("--cpus", str(settings.cpus), "--log-driver", "none"),
         *("--ulimit", "core=0", "--ulimit", f"fsize={settings.ulimit_fsize_mib * mib}"),

@@ -1,11 +1,11 @@
 /* greenbar's sandbox supervisor: the first process of every run container.
  *
- * It starts as root holding only CAP_SETUID, CAP_SETGID and CAP_KILL (the container's
- * cap_add), at once becomes a uid of its own (SELF) keeping those three, and runs the
- * learner's cyber-dojo.sh as another uid (RUN) with no capability at all. RUN can neither
- * read SELF's memory nor write to its descriptors nor signal it, so the result stream on
- * SELF's stdout cannot be reached or imitated by the run. SELF never forks once the run has
- * started, so a fork bomb cannot starve it.
+ * It starts as root holding only CAP_SETUID, CAP_SETGID, CAP_KILL and CAP_SETPCAP (the
+ * container's cap_add), at once becomes a uid of its own (SELF) keeping those four, and runs
+ * the learner's cyber-dojo.sh as another uid (RUN) with no capability at all, not even in its
+ * bounding set. RUN can neither read SELF's memory nor write to its descriptors nor signal it,
+ * so the result stream on SELF's stdout cannot be reached or imitated by the run. SELF never
+ * forks once the run has started, so a fork bomb cannot starve it.
  *
  * Usage: greenbar-supervisor RUN_UID RUN_GID SELF_UID
  *
