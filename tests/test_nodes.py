@@ -219,7 +219,7 @@ def test_a_katas_runs_go_to_the_node_holding_its_volume_and_elsewhere_once_it_is
         for _ in range(3):
             view = api.post("/runs?wait=25", json=body).get_json()
             assert view["result"]["node"] == "node-b"
-            assert view["result"]["stdout"]["content"] == "x\n"
+            assert view["result"]["stdout"]["content"] == "x\n", str(view["result"])
         stop_worker(cluster.worker_b)
         moved = api.post("/runs?wait=25", json=body).get_json()
         assert moved["result"]["node"] != "node-b"
