@@ -1,5 +1,6 @@
 """Kata volumes and pruning, on the real engine, Redis and worker."""
 
+import dataclasses
 import time
 import uuid
 from typing import Any
@@ -8,14 +9,16 @@ import docker
 import pytest
 import redis
 
+from app.context import NodeContext
 from app.engine import Engine
 from app.images import NodeImages
 from app.katas import KataStore
 from app.pruner import Pruner
 from app.reaper import Reaper
+from app.runs import RunStore
 from app.uids import UidAllocator
 from app.volumes import KataVolumes
-from tests.helpers import kata_volume, remove_kata, run
+from tests.helpers import kata_ref, kata_volume, remove_kata, run
 
 DAY = 24 * 3600
 
@@ -142,3 +145,25 @@ def test_pruning_keeps_every_image_unless_asked(pruner: Pruner, docker_client: A
     before = {i.id for i in docker_client.images.list()}
     assert pruner.prune(time.time())["images"] == []
     assert {i.id for i in docker_client.images.list()} >= before
+
+
+def test_a_volume_whose_run_did_not_complete_is_wiped_and_the_log_says_so(
+    settings: Any, kata: str, docker_client: Any, redis_url: str
+) -> None:
+    # A node whose host reads at most 1 MiB back: 30 sent files rewritten to 50 KiB each come
+    # back as more, so the result is cut off, the run is faulty and the volume's state unknown.
+    node = NodeContext.create(dataclasses.replace(settings, read_cap_mib=1), lambda image: None)
+    files = {f"f{i}.txt": "x" for i in range(30)}
+    grow = "for f in f*.txt; do head -c 51200 /dev/zero | tr '\\0' y > $f; done"
+    request = {"image": "greenbar/busybox-sh", "max_seconds": 10, "kata": kata}
+    request["kata_ref"] = kata_ref(redis_url, kata)
+    store, results = RunStore(redis.Redis.from_url(redis_url), 3600), []
+    for script in ("echo kept > kept.txt", grow, "ls"):
+        run_id = uuid.uuid4().hex
+        store.enqueue(run_id, {**request, "files": {**files, "cyber-dojo.sh": script}})
+        node.runs.execute(run_id)
+        results.append(store.get(run_id)["result"])
+    assert results[1]["outcome"] == "faulty"
+    assert "more than 1 MiB came back" in results[1]["log"]
+    assert "the kata volume was wiped because the run did not complete" in results[1]["log"]
+    assert "kept.txt" not in results[2]["stdout"]["content"].split(), "a fresh volume"
