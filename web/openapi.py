@@ -21,6 +21,7 @@ DESCRIBED = {
     401: "no valid bearer token",
     403: "an admin token is needed",
     404: "no such id",
+    409: "a run of the same kata is queued or running: one at a time",
     413: "body over the size limit",
     415: "not application/json",
     422: "a field breaks a rule",
@@ -58,7 +59,7 @@ def _path_parameter(name: str) -> dict[str, Any]:
 
 def _jobs(settings: Settings, kind: str, summary: str, body: str) -> dict[str, Any]:
     """POST /<kind>s and GET /<kind>s/{job_id}: runs and colours have the same shape."""
-    posted = [200, 202, 400, 401, 413, 415, 422, 503]
+    posted = [200, 202, 400, 401, 413, 415, 422, 503] + ([409] if kind == "run" else [])
     post = _operation(summary, posted, JOB, requestBody=_body(body), parameters=[_wait(settings)])
     read = [200, 400, 401, 404, 503]
     get = _operation(
