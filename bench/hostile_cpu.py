@@ -44,6 +44,7 @@ for pid in os.listdir("/proc"):
         except OSError:
             pass
 os.write(1, bomb * 20)
+raise SystemExit(7)
 """
 
 HOSTILE = {
