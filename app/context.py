@@ -112,7 +112,9 @@ class NodeContext:
             images=images,
             pulls=pulls,
             node_pulls=NodePulls(puller, pulls, node, metrics),
-            pruner=Pruner(volumes, katas, reaper, images, settings.kata_unused_hours * 3600, keep),
+            pruner=Pruner(
+                volumes, katas, reaper, images, settings.kata_unused_hours * 3600, keep, supervisor
+            ),
             periodic=OncePerPeriod(client),
             tracks=TrackStore(client, time.time),
             registry=registry,

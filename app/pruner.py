@@ -1,5 +1,6 @@
-"""Pruning one node: kata volumes unused for a day, stale greenbar containers and, if the
-operator asks, images not on the allowlist. Time is a parameter: tests pass a later `now`."""
+"""Pruning one node: kata volumes unused for a day, stale greenbar containers, supervisor
+volumes of older versions and, if the operator asks, images not on the allowlist. Time is a
+parameter: tests pass a later `now`."""
 
 from collections.abc import Iterable
 from typing import Any
@@ -8,6 +9,7 @@ from app.allowlist import normalized
 from app.images import NodeImages
 from app.katas import KataStore
 from app.reaper import Reaper
+from app.supervisor import SupervisorVolume
 from app.volumes import KataVolumes
 
 
@@ -19,6 +21,7 @@ class Pruner:
     images: the node's images.
     unused_seconds: a kata volume unused this long is removed.
     keep_images: the allowlist, or None to keep every image.
+    supervisor: the node's supervisor volume, whose older versions go.
     """
 
     def __init__(
@@ -29,7 +32,9 @@ class Pruner:
         images: NodeImages,
         unused_seconds: float,
         keep_images: Iterable[str] | None,
+        supervisor: SupervisorVolume | None = None,
     ) -> None:
+        self._supervisor = supervisor
         self._volumes = volumes
         self._katas = katas
         self._reaper = reaper
@@ -42,6 +47,7 @@ class Pruner:
         report: dict[str, Any] = {"containers": self._reaper.reap(now)}
         report.update(self._prune_volumes(now))
         report["images"] = self._prune_images() if self._keep is not None else []
+        report["supervisors"] = self._supervisor.prune() if self._supervisor is not None else []
         return report
 
     def _prune_volumes(self, now: float) -> dict[str, list[str]]:

@@ -98,6 +98,13 @@ class SupervisorVolume:
         self._ready = True
         return self.name
 
+    def prune(self) -> list[str]:
+        """Removes this deployment's supervisor volumes of other versions that no container
+        uses; returns their names."""
+        mine = [f"{LABEL_KIND}={KIND}", f"{LABEL_DEPLOYMENT}={self._settings.deployment}"]
+        old = [name for name, _ in self._engine.volumes(mine) if name != self.name]
+        return [name for name in old if self._engine.remove_volume(name) == "removed"]
+
     def forget(self) -> None:
         """Looks again next time (a container could not start: the volume may be gone)."""
         self._ready = False
