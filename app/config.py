@@ -4,6 +4,7 @@ Every field below is documented in README.md; a test keeps the two in step.
 """
 
 import dataclasses
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,9 @@ from typing import Any
 from app.errors import ConfigError
 
 BUNDLED_IMAGES = ("greenbar/busybox-sh", "greenbar/python-pytest")
+# A name as dockerd's configuration registers it (runc, runsc, io.containerd.runc.v2), never a
+# path or flags: the engine, not greenbar, says which binary and arguments it stands for.
+RUNTIME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Settings:
     kata_quota_mib: int = 64
     prune_images: bool = False
     # Container settings.
+    runtime: str = "runc"  # an OCI runtime the engine lists, e.g. runsc (gVisor)
     network: str = "none"
     read_only: bool = True
     cap_drop: tuple[str, ...] = ("ALL",)
@@ -104,6 +109,8 @@ class Settings:
             raise ConfigError("GREENBAR_MAX_SECONDS_DEFAULT must be between 1 and the limit")
         if self.request_max_kib < 2 * self.files_max_kib:
             raise ConfigError("GREENBAR_REQUEST_MAX_KIB must be at least twice FILES_MAX_KIB")
+        if not RUNTIME_NAME.fullmatch(self.runtime):
+            raise ConfigError(f"GREENBAR_RUNTIME={self.runtime!r} is not a runtime name")
 
     @property
     def longest_run_seconds(self) -> int:

@@ -86,6 +86,7 @@ def host_config(settings: Settings, volume: str | None = None) -> dict[str, Any]
     if settings.seccomp_profile:
         security.append(f"seccomp={settings.seccomp_profile}")
     return {
+        "runtime": settings.runtime,
         "network_mode": settings.network,
         "read_only": settings.read_only,
         "cap_drop": list(settings.cap_drop),
