@@ -1,5 +1,5 @@
 # Targets people and CI both call.
-.PHONY: up stop test lint images bench soak
+.PHONY: up stop test lint images bench bench-runtimes soak
 
 up:
 	bash scripts/stack.sh up
@@ -18,6 +18,9 @@ images:
 
 bench:
 	.venv/bin/python bench/run_latency.py
+
+bench-runtimes:
+	.venv/bin/python bench/runtimes.py
 
 soak:
 	.venv/bin/python bench/soak.py

@@ -4,6 +4,7 @@ Every field below is documented in README.md; a test keeps the two in step.
 """
 
 import dataclasses
+import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -12,6 +13,9 @@ from typing import Any
 from app.errors import ConfigError
 
 BUNDLED_IMAGES = ("greenbar/busybox-sh", "greenbar/python-pytest")
+# A name as dockerd's configuration registers it (runc, runsc, io.containerd.runc.v2), never a
+# path or flags: the engine, not greenbar, says which binary and arguments it stands for.
+RUNTIME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Settings:
     kata_quota_mib: int = 64
     prune_images: bool = False
     # Container settings.
+    runtime: str = "runc"  # an OCI runtime the engine lists, e.g. runsc (gVisor)
     network: str = "none"
     read_only: bool = True
     cap_drop: tuple[str, ...] = ("ALL",)
@@ -118,6 +123,9 @@ class Settings:
             raise ConfigError(
                 "GREENBAR_SUPERVISOR_UID must be a non-zero uid outside the run range"
             )
+
+        if not RUNTIME_NAME.fullmatch(self.runtime):
+            raise ConfigError(f"GREENBAR_RUNTIME={self.runtime!r} is not a runtime name")
 
     @property
     def last_uid(self) -> int:

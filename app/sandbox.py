@@ -96,6 +96,7 @@ def host_config(
     if settings.seccomp_profile:
         security.append(f"seccomp={settings.seccomp_profile}")
     return {
+        "runtime": settings.runtime,
         "network_mode": settings.network,
         "read_only": settings.read_only,
         "cap_drop": list(settings.cap_drop),

@@ -24,13 +24,14 @@ from bench.stack import private_stack
 PROGRAM = "echo hello"
 
 
-def raw_command(settings: Settings, image: str) -> list[str]:
-    """The `docker run` of PROGRAM with greenbar's own container settings."""
+def raw_command(settings: Settings, image: str, program: str = PROGRAM) -> list[str]:
+    """The `docker run` of `program` with greenbar's own container settings, runtime included."""
     mib = 1024 * 1024
     uid = str(settings.uid_base)  # a non-root uid, as a run's
     tmpfs = "exec,nosuid,nodev,size={}m,nr_inodes={},uid=" + uid + ",gid=" + uid
     return [
-        *("docker", "run", "--rm", "-i", "--network", settings.network, "--read-only"),
+        *("docker", "run", "--rm", "-i", "--runtime", settings.runtime),
+        *("--network", settings.network, "--read-only"),
         *("--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--init"),
         *("--user", f"{uid}:{uid}", "--pids-limit", str(settings.pids_limit)),
         *("--memory", f"{settings.memory_mib}m", "--memory-swap", f"{settings.memory_mib}m"),
@@ -43,7 +44,7 @@ def raw_command(settings: Settings, image: str) -> list[str]:
             "/sandbox:" + tmpfs.format(settings.sandbox_tmpfs_mib, settings.sandbox_inodes),
         ),
         *("--tmpfs", "/tmp:" + tmpfs.format(settings.tmp_tmpfs_mib, settings.tmp_inodes)),
-        *("--label", "greenbar.bench=raw", "-w", "/sandbox", image, "sh", "-c", PROGRAM),
+        *("--label", "greenbar.bench=raw", "-w", "/sandbox", image, "sh", "-c", program),
     ]
 
 

@@ -56,6 +56,83 @@ ensure_dockerd() {
   die "dockerd did not start within 60 s"
 }
 
+# gVisor's runsc, for GREENBAR_RUNTIME=runsc: installed from Debian and registered in dockerd's
+# configuration file (other keys kept), which a running dockerd reloads on SIGHUP and one started
+# later by ensure_dockerd reads. --network=none: runsc refuses to start a container in the root
+# network namespace otherwise (greenbar's sandboxes have no network anyway).
+# GREENBAR_RUNSC_PLATFORM is gVisor's platform: ptrace works everywhere, kvm needs /dev/kvm.
+ensure_runsc() {
+  local platform=${GREENBAR_RUNSC_PLATFORM:-ptrace}
+  if ! command -v runsc >/dev/null; then
+    [ "$(id -u)" = 0 ] || die "installing runsc needs root"
+    say "installing runsc (gVisor)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq runsc >/dev/null
+  fi
+  local runtime
+  runtime="{\"path\": \"$(command -v runsc)\","
+  runtime+=" \"runtimeArgs\": [\"--network=none\", \"--platform=$platform\"]}"
+  if ! docker_answers; then
+    merge_json /etc/docker/daemon.json runtimes runsc "$runtime"  # ensure_dockerd's dockerd reads it
+    return
+  fi
+  engine_has_runtime runsc "$runtime" && return
+  [ -z "${DOCKER_HOST:-}" ] || die "the engine at DOCKER_HOST=$DOCKER_HOST has no runtime runsc"
+  local pid config
+  pid=$(cat /var/run/docker.pid 2>/dev/null) && [ "$(cat "/proc/$pid/comm")" = dockerd ] \
+    || die "no dockerd at the pid in /var/run/docker.pid: cannot make it reload"
+  config=$(dockerd_config_file "$pid")
+  merge_json "$config" runtimes runsc "$runtime"
+  say "making dockerd reload $config"
+  kill -HUP "$pid"
+  for _ in $(seq 1 50); do engine_has_runtime runsc "$runtime" && return; sleep 0.2; done
+  die "dockerd did not take the runtime runsc from $config: see its log"
+}
+
+# The configuration file dockerd PID reads: its --config-file, or the default.
+dockerd_config_file() {
+  local arg take=
+  while IFS= read -r -d '' arg; do
+    [ -n "$take" ] && { echo "$arg"; return; }
+    case $arg in
+      --config-file=*) echo "${arg#--config-file=}"; return ;;
+      --config-file) take=1 ;;
+    esac
+  done <"/proc/$1/cmdline"
+  echo /etc/docker/daemon.json
+}
+
+# Sets FILE's KEY.NAME to the JSON VALUE, keeping every other key; writes only on a change.
+merge_json() {
+  python3 - "$@" <<'PY' || die "cannot update $1"
+import json, os, sys
+path, key, name, value = sys.argv[1:]
+try:
+    with open(path) as f:
+        config = json.load(f)
+except FileNotFoundError:
+    config = {}
+if config.get(key, {}).get(name) != json.loads(value):
+    config.setdefault(key, {})[name] = json.loads(value)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".new", "w") as f:
+        f.write(json.dumps(config, indent=2) + "\n")
+    os.replace(path + ".new", path)
+PY
+}
+
+# Whether the engine lists runtime NAME with the path and arguments of the JSON SPEC.
+engine_has_runtime() {
+  "$VENV/bin/python" - "$@" <<'PY' 2>/dev/null
+import json, sys
+import docker
+name, spec = sys.argv[1], json.loads(sys.argv[2])
+listed = docker.from_env(timeout=3).info().get("Runtimes", {}).get(name, {})
+keys = ("path", "runtimeArgs")
+sys.exit(0 if all(listed.get(k) == spec[k] for k in keys) else 1)
+PY
+}
+
 docker_answers() {
   "$VENV/bin/python" - <<'PY' 2>/dev/null
 import docker

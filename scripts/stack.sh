@@ -63,6 +63,7 @@ case "${1:-up}" in
   up)
     ensure_packages
     ensure_venv
+    [ "${GREENBAR_RUNTIME:-runc}" != runsc ] || ensure_runsc  # before dockerd starts
     ensure_dockerd
     if [[ "$GREENBAR_REDIS_URL" =~ ^redis://(127\.0\.0\.1|localhost):([0-9]+) ]]; then
       ensure_redis "${BASH_REMATCH[2]}"

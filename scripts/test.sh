@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs greenbar's checks and test suite on a Debian machine, as root: installs what is missing,
-# starts dockerd when it is not running and builds the bundled images; the tests start their
-# own private Redis and Celery worker.   Usage: scripts/test.sh [pytest arguments]
+# registers gVisor's runsc with the engine (the suite runs sandboxes under it too), starts dockerd
+# when it is not running and builds the bundled images; the tests start their own private Redis
+# and Celery worker.   Usage: scripts/test.sh [pytest arguments]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 ensure_packages
 ensure_venv
+ensure_runsc  # before ensure_dockerd: a dockerd it starts reads the registration
 ensure_dockerd
 build_images
 

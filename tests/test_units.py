@@ -455,6 +455,17 @@ def test_contradictory_settings_are_a_config_error(env):
         Settings.from_env(env)
 
 
+@pytest.mark.parametrize("raw", ["", "/usr/bin/runsc", "runsc --platform=kvm", "-runsc", "r" * 65])
+def test_a_runtime_that_is_not_a_simple_name_is_a_config_error_naming_it(raw):
+    with pytest.raises(ConfigError, match="GREENBAR_RUNTIME"):
+        Settings.from_env({"GREENBAR_RUNTIME": raw})
+
+
+def test_a_runtime_name_the_engine_registers_is_accepted():
+    settings = Settings.from_env({"GREENBAR_RUNTIME": "io.containerd.runc.v2"})
+    assert settings.runtime == "io.containerd.runc.v2"
+
+
 def test_every_setting_is_documented_in_the_readme():
     readme = ROOT / "README.md"
     assert readme.is_file(), "README.md is missing"
@@ -533,3 +544,9 @@ def test_the_container_spec_is_labelled_and_hardened_from_the_settings():
     assert "nr_inodes=16384" in host["tmpfs"]["/sandbox"]
     assert "nr_inodes=4096" in host["tmpfs"]["/tmp"]
     assert {u.name for u in host["ulimits"]} == {"core", "fsize", "nofile", "stack"}
+
+
+def test_the_container_runs_under_runc_unless_another_runtime_is_set():
+    assert spec(SETTINGS, "sha256:abc", "n", {})["host_config"]["runtime"] == "runc"
+    gvisor = dataclasses.replace(SETTINGS, runtime="runsc")
+    assert spec(gvisor, "sha256:abc", "n", {})["host_config"]["runtime"] == "runsc"
