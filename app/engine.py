@@ -169,6 +169,11 @@ class Engine:
         with translated("start a container"):
             self.api.start(container)
 
+    def oom_killed(self, container: str) -> bool:
+        """Whether the kernel killed the container's whole sandbox for memory (gVisor's way)."""
+        with translated("inspect a container"):
+            return bool(self.api.inspect_container(container)["State"].get("OOMKilled"))
+
     def exit_code(self, container: str) -> int | None:
         with translated("inspect a container"):
             state = self.api.inspect_container(container)["State"]

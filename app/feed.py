@@ -25,12 +25,14 @@ class Limits:
             the output limit, so a cut is seen).
         created_max: how many created files are reported, the first by name.
         kept_max: how many names of files a kata volume keeps are listed (0: not a kata).
+        nproc: the most processes the run's uid may have (0: no such limit).
     """
 
     max_seconds: int
     out_cap: int
     created_max: int
     kept_max: int = 0
+    nproc: int = 0
 
     def encoded(self) -> bytes:
         fields = {
@@ -38,6 +40,7 @@ class Limits:
             "out_cap": self.out_cap,
             "created_max": self.created_max,
             "kept_max": self.kept_max,
+            "nproc": self.nproc,
         }
         return "".join(f"{key}={value}\n" for key, value in fields.items()).encode()
 

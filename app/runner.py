@@ -121,9 +121,10 @@ class Runner:
             report.digest = self._engine.image_id(image)
         except ImageMissing:
             return report.pulling()
-        limits = Limits(max_seconds, self._limit + 1, self._settings.created_files_max)
-        if kata is not None:
-            limits = Limits(limits.max_seconds, limits.out_cap, limits.created_max, KEPT_NAMES_MAX)
+        kept = KEPT_NAMES_MAX if kata is not None else 0
+        limits = Limits(
+            max_seconds, self._limit + 1, self._settings.created_files_max, kept, self._nproc
+        )
         name = sandbox.container_name(run_id)
         sock = self._warm(report.digest, name) if kata is None else None
         report.warm = sock is not None
@@ -209,9 +210,16 @@ class Runner:
             return report.faulty(f"more than {self._settings.read_cap_mib} MiB came back")
         finally:
             sock.close()  # before any kill: a kill while output is unread can hang for 20 s
+        if not harvest.complete and self._engine.oom_killed(name):
+            return report.killed_for_memory()
         if not harvest.complete:
             return report.faulty(self._unfinished(name, stream, harvest.problem))
         return report.finished(harvest, kata)
+
+    @property
+    def _nproc(self) -> int:
+        # The pids limit less the supervisor and docker-init, which are not the run's uid.
+        return max(self._settings.pids_limit - 2, 1)
 
     @property
     def _limit(self) -> int:
@@ -284,6 +292,15 @@ class _Report:
             "it is being pulled, try again shortly"
         )
         return self._result(Outcome.PULLING, -1, [why])
+
+    def killed_for_memory(self) -> RunResult:
+        """The whole sandbox was killed for memory (under gVisor an OOM kill takes the
+        sandbox, supervisor included): the run's doing, reported as such, its output lost."""
+        why = (
+            f"out of memory: the sandbox was killed for using more than "
+            f"{self._settings.memory_mib} MiB; its output is lost"
+        )
+        return self._result(Outcome.COMPLETED, KILLED_STATUS, [why])
 
     def host_timeout(self) -> RunResult:
         why = f"timed out: no result within {self.max_seconds} s; the container was killed"

@@ -18,6 +18,14 @@ LABEL_WORKER = "greenbar.worker"
 # (SETPCAP). The run itself gets none, not even in its bounding set.
 SUPERVISOR_CAPABILITIES = ("SETUID", "SETGID", "KILL", "SETPCAP")
 SUPERVISOR_MOUNT = "/greenbar"
+# Under gVisor (runtime runsc) the sandbox's own threads count against the pids cgroup (about
+# 50 idle, 1600 while a fork bomb is held to 128 processes) and reaching it kills the whole
+# sandbox: the cgroup gets this many times the limit, and the run is held to the limit itself
+# by RLIMIT_NPROC, which the supervisor sets on the run's uid (the container's own). gVisor
+# also charges itself to the memory limit (about 50 MiB), and honours the supervisor's
+# subreaper only when it is pid 1 (no docker-init).
+GVISOR_PIDS_FACTOR = 32
+GVISOR_MEMORY_MIB = 64
 SUPERVISOR_COMMAND = f"{SUPERVISOR_MOUNT}/supervisor"
 
 
@@ -91,7 +99,8 @@ def host_config(
     binds = {supervisor: {"bind": SUPERVISOR_MOUNT, "mode": "ro,nocopy"}}
     if volume is not None:  # a kata volume, never a host path: no host directory gets in
         binds[volume] = {"bind": "/sandbox", "mode": "rw,nocopy"}
-    memory = settings.memory_mib * MIB
+    gvisor = settings.runtime == "runsc"
+    memory = (settings.memory_mib + (GVISOR_MEMORY_MIB if gvisor else 0)) * MIB
     security = ["no-new-privileges"] if settings.no_new_privileges else []
     if settings.seccomp_profile:
         security.append(f"seccomp={settings.seccomp_profile}")
@@ -102,8 +111,8 @@ def host_config(
         "cap_drop": list(settings.cap_drop),
         "cap_add": list(SUPERVISOR_CAPABILITIES),
         "security_opt": security,
-        "init": settings.init,
-        "pids_limit": settings.pids_limit,
+        "init": settings.init and not gvisor,
+        "pids_limit": settings.pids_limit * (GVISOR_PIDS_FACTOR if gvisor else 1),
         "mem_limit": memory,
         "memswap_limit": memory,  # equal: no swap on top of the memory limit
         "nano_cpus": int(settings.cpus * 1e9),

@@ -181,8 +181,9 @@ void files_harvest(int rootfd, const limits_t *limits, sent_list_t *sent, const 
     int n = snprintf(metrics, sizeof metrics,
                      "oom_kills=%ld\nrun_ms=%ld\nsandbox_kib=%ld\ncreated_truncated=%d\n"
                      "kept_truncated=%d\n",
-                     outcome->oom_kills, outcome->run_ms, sandbox_kib(rootfd), more_created,
-                     limits->kept_max > 0 && kept > limits->kept_max);
+                     outcome->oom_kills, outcome->run_ms, sandbox_kib(rootfd),
+                     more_created || after.truncated,
+                     limits->kept_max > 0 && (kept > limits->kept_max || after.truncated));
     frame_write('M', metrics, (size_t)n);
     free(candidates);
 }

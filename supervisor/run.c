@@ -12,6 +12,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,7 +33,7 @@ static void on_child(int signum) {
     errno = saved;
 }
 
-static void start_child(const ids_t *ids, int out[2], int err[2]) {
+static void start_child(const ids_t *ids, const limits_t *limits, int out[2], int err[2]) {
     setsid();
     int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (null < 0 || dup2(null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) _exit(126);
@@ -45,6 +46,10 @@ static void start_child(const ids_t *ids, int out[2], int err[2]) {
         if (write(adj, "1000", 4) < 0) { /* best effort */ }
         close(adj);
     }
+    /* Counted per uid, and the run's uid is its container's own: a second bound on its
+     * processes, and the only one under gVisor, whose own threads share the pids cgroup. */
+    struct rlimit nproc = {(rlim_t)limits->nproc, (rlim_t)limits->nproc};
+    if (limits->nproc > 0 && setrlimit(RLIMIT_NPROC, &nproc) != 0) die_errno("RLIMIT_NPROC");
     become_run_for_good(ids);
     umask(022);
     if (chdir(SANDBOX) != 0) die_errno("chdir " SANDBOX);
@@ -108,6 +113,7 @@ static void watch(pid_t child, int out_fd, int err_fd, const limits_t *limits,
             killed_at = now;
         }
         if (killed_at && exited && now - killed_at > DRAIN_AFTER_KILL_MS) break;
+        if (killed_at) kill(-1, SIGKILL); /* gVisor's kill(-1) races forks: say it again */
         struct pollfd fds[3] = {{wakeup[0], POLLIN, 0},
                                 {open_out ? out_fd : -1, POLLIN, 0},
                                 {open_err ? err_fd : -1, POLLIN, 0}};
@@ -141,7 +147,7 @@ void run_program(const ids_t *ids, const limits_t *limits, outcome_t *outcome) {
     outcome->oom_kills = cgroup_oom_kills();
     pid_t child = fork();
     if (child < 0) die_errno("fork");
-    if (child == 0) start_child(ids, out, err);
+    if (child == 0) start_child(ids, limits, out, err);
     close(out[1]);
     close(err[1]);
     fcntl(out[0], F_SETFL, O_NONBLOCK);

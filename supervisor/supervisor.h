@@ -11,7 +11,7 @@
  *
  * IN (stdin): the magic "GBRUN01\n", then frames TYPE(1 byte) LENGTH(4 bytes, big-endian)
  * PAYLOAD, until 'E':
- *   'L' limits, "key=value\n" lines: max_ms, out_cap, created_max, kept_max (first frame)
+ *   'L' limits, "key=value\n" lines: max_ms, out_cap, created_max, kept_max, nproc (first)
  *   'D' a name to delete from /sandbox (a kata volume: a file the client no longer sends)
  *   'F' a file: NAME_LENGTH(2) NAME MODE(4) CONTENT; written only if its content differs
  *       from what /sandbox holds, with an mtime newer than anything there
@@ -42,6 +42,8 @@
 #define NAME_MAX_BYTES 4096
 #define FRAME_MAX_BYTES (64u << 20)
 #define TEXT_SNIFF_BYTES 8000 /* as git does: a NUL in the first 8000 bytes means binary */
+/* Bounds the supervisor's own memory where a tmpfs has no inode limit (gVisor ignores it). */
+#define TREE_MAX_FILES 65536
 
 typedef struct {
     unsigned char *data;
@@ -59,6 +61,7 @@ typedef struct {
     size_t out_cap;
     size_t created_max;
     size_t kept_max;
+    long nproc; /* RLIMIT_NPROC of the run's uid, 0: none */
 } limits_t;
 
 /* A regular file under /sandbox, as lstat saw it. */
@@ -71,6 +74,7 @@ typedef struct {
     entry_t *items;
     size_t count, cap;
     struct timespec newest; /* the latest mtime of anything seen, files or directories */
+    int truncated;          /* more files than TREE_MAX_FILES: the rest were not listed */
 } tree_t;
 
 typedef struct {

@@ -23,6 +23,10 @@ static void note_time(tree_t *tree, const struct stat *st) {
 }
 
 static void add_entry(tree_t *tree, const char *name, const struct stat *st) {
+    if (tree->count == TREE_MAX_FILES) {
+        tree->truncated = 1;
+        return;
+    }
     if (tree->count == tree->cap) {
         tree->cap = tree->cap ? tree->cap * 2 : 64;
         tree->items = realloc(tree->items, tree->cap * sizeof *tree->items);

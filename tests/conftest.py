@@ -29,6 +29,18 @@ WORKER_READY_SECONDS = 60
 os.environ["GREENBAR_DEPLOYMENT"] = DEPLOYMENT  # every process the suite starts inherits it
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--runtime",
+        default="runc",
+        help="the OCI runtime every worker the suite starts runs sandboxes under (runc, runsc)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    os.environ["GREENBAR_RUNTIME"] = config.getoption("runtime")  # workers inherit it
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     server = shutil.which("redis-server")
@@ -75,7 +87,13 @@ def images(docker_client: docker.DockerClient) -> None:
 
 @pytest.fixture(scope="session")
 def settings(redis_url: str) -> Settings:
-    return Settings.from_env({}, redis_url=redis_url, node=NODE, deployment=DEPLOYMENT)
+    return Settings.from_env(
+        {},
+        redis_url=redis_url,
+        node=NODE,
+        deployment=DEPLOYMENT,
+        runtime=os.environ["GREENBAR_RUNTIME"],
+    )
 
 
 @pytest.fixture(scope="session")

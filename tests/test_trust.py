@@ -35,13 +35,14 @@ import json
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import docker
 import psutil
 import pytest
 
-from tests.helpers import DEPLOYMENT, ROOT, run, wait_until
+from tests.helpers import DEPLOYMENT, ROOT, kata_volume, run, wait_until
 
 BUSYBOX = "greenbar/busybox-sh"
 PYTHON = "greenbar/python-pytest"
@@ -588,10 +589,11 @@ def sysctl(name):
 
 
 def hold(token, seconds=4):
-    \"\"\"Says it holds what it took (its name becomes `token`), and holds it.\"\"\"
+    \"\"\"Says it holds what it took (a file named `token` in its kata volume, which the host
+    can see under either runtime), and holds it.\"\"\"
     print(f"held-at={time.time()}")
-    with open("/proc/self/comm", "w") as comm:
-        comm.write(token)
+    with open(f"/sandbox/{token}", "w") as said:
+        said.write("held")
     time.sleep(seconds)
     print(f"released-at={time.time()}")
 
@@ -680,20 +682,31 @@ else:
 """
 
 
-def _named(token: str) -> bool:
-    """Whether a process on this machine is named `token` (the holding run says it holds)."""
-    return any(p.info["name"] == token for p in psutil.process_iter(["name"]))
+def _said(docker_client: docker.DockerClient, volume: str, token: str) -> bool:
+    """Whether the holding run has written `token` into its kata volume (it holds)."""
+    try:
+        found = docker_client.api.inspect_volume(volume)["Mountpoint"]
+    except docker.errors.NotFound:
+        return False
+    return (Path(found) / token).exists()
 
 
-def while_another_run_holds(api: Any, what: str) -> tuple[dict[str, str], dict[str, str]]:
-    """Runs a holder of `what` and, while it holds, a prober of the same; returns what each
-    printed, having checked the probe fell inside the hold."""
+def while_another_run_holds(
+    api: Any, what: str, docker_client: docker.DockerClient, redis_url: str, kata: str
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Runs a holder of `what` (in kata `kata`, whose volume tells when it holds) and, while
+    it holds, a prober of the same; returns what each printed, having checked the probe fell
+    inside the hold."""
     token = f"gb{uuid.uuid4().hex[:10]}"
     files = {"cyber-dojo.sh": f"python3 kernel.py hold {what} {token}", "kernel.py": KERNEL}
-    holder = post(api, files, image=PYTHON, max_seconds=15)
+    holder = post(api, files, image=PYTHON, max_seconds=15, kata=kata)
+    volume = kata_volume(redis_url, kata)
     try:
         wait_until(
-            lambda: _named(token) or api.get(f"/runs/{holder}").get_json()["state"] in FINAL,
+            lambda: (
+                _said(docker_client, volume, token)
+                or api.get(f"/runs/{holder}").get_json()["state"] in FINAL
+            ),
             20,
             "the holding run",
         )
@@ -711,24 +724,30 @@ def while_another_run_holds(api: Any, what: str) -> tuple[dict[str, str], dict[s
     return held_said, probe_said
 
 
-def test_one_run_holding_every_inotify_instance_it_may_have_leaves_another_run_its_own(api):
-    held, probed = while_another_run_holds(api, "instances")
+def test_one_run_holding_every_inotify_instance_it_may_have_leaves_another_run_its_own(
+    api, docker_client, redis_url, kata_ids
+):
+    held, probed = while_another_run_holds(api, "instances", docker_client, redis_url, kata_ids())
     assert held["error"] == "EMFILE", held
     assert 0 < int(held["instances"]) <= int(held["limit"]) < 1024, "not the fd limit"
     assert probed["instance"] == "made", probed
     probe(api)
 
 
-def test_one_run_holding_every_inotify_watch_it_may_have_leaves_another_run_its_own(api):
-    held, probed = while_another_run_holds(api, "watches")
+def test_one_run_holding_every_inotify_watch_it_may_have_leaves_another_run_its_own(
+    api, docker_client, redis_url, kata_ids
+):
+    held, probed = while_another_run_holds(api, "watches", docker_client, redis_url, kata_ids())
     assert held["error"] == "ENOSPC", held
     assert 0 < int(held["watches"]) <= int(held["limit"]), held
     assert (probed["instance"], probed["watch"]) == ("made", "made"), probed
     probe(api)
 
 
-def test_one_run_holding_more_pipe_buffers_than_allowed_leaves_another_run_full_pipes(api):
-    held, probed = while_another_run_holds(api, "pipes")
+def test_one_run_holding_more_pipe_buffers_than_allowed_leaves_another_run_full_pipes(
+    api, docker_client, redis_url, kata_ids
+):
+    held, probed = while_another_run_holds(api, "pipes", docker_client, redis_url, kata_ids())
     # Beyond fs.pipe-user-pages-soft a new pipe gets one page (two on recent kernels).
     assert int(held["last-size"]) <= 8192, held
     assert int(held["pipes"]) < 400, held
@@ -736,8 +755,10 @@ def test_one_run_holding_more_pipe_buffers_than_allowed_leaves_another_run_full_
     probe(api)
 
 
-def test_no_run_can_make_a_user_namespace_or_a_keyring_while_another_run_tries_too(api):
-    held, probed = while_another_run_holds(api, "namespaces")
+def test_no_run_can_make_a_user_namespace_or_a_keyring_while_another_run_tries_too(
+    api, docker_client, redis_url, kata_ids
+):
+    held, probed = while_another_run_holds(api, "namespaces", docker_client, redis_url, kata_ids())
     for said in (held, probed):
         assert said["userns"] == "EPERM", said
         assert said["add_key"] in ("EPERM", "ENOSYS"), said
