@@ -59,9 +59,10 @@ ensure_dockerd() {
 # gVisor's runsc, for GREENBAR_RUNTIME=runsc: installed from Debian and registered in dockerd's
 # configuration file (other keys kept), which a running dockerd reloads on SIGHUP and one started
 # later by ensure_dockerd reads. --network=none: runsc refuses to start a container in the root
-# network namespace otherwise (greenbar's sandboxes have no network anyway). --oci-seccomp: the
-# container's seccomp profile (the engine's default, or GREENBAR_SECCOMP_PROFILE) is applied
-# inside gVisor too, so a run is refused there what it is refused under runc.
+# network namespace otherwise (greenbar's sandboxes have no network anyway). Not --oci-seccomp:
+# with it (runsc 20221219) a run cannot start a single thread; without it the container's
+# seccomp profile does not apply inside gVisor, whose own kernel answers the run's system calls
+# (namespaces, keyrings) and whose own filter guards the host's.
 # GREENBAR_RUNSC_PLATFORM is gVisor's platform: ptrace works everywhere, kvm needs /dev/kvm.
 ensure_runsc() {
   local platform=${GREENBAR_RUNSC_PLATFORM:-ptrace}
@@ -73,7 +74,7 @@ ensure_runsc() {
   fi
   local runtime
   runtime="{\"path\": \"$(command -v runsc)\","
-  runtime+=" \"runtimeArgs\": [\"--network=none\", \"--platform=$platform\", \"--oci-seccomp\"]}"
+  runtime+=" \"runtimeArgs\": [\"--network=none\", \"--platform=$platform\"]}"
   if ! docker_answers; then
     merge_json /etc/docker/daemon.json runtimes runsc "$runtime"  # ensure_dockerd's dockerd reads it
     return
