@@ -726,6 +726,7 @@ def while_another_run_holds(
     return held_said, probe_said
 
 
+@pytest.mark.host_kernel
 def test_one_run_holding_every_inotify_instance_it_may_have_leaves_another_run_its_own(
     api, docker_client, redis_url, kata_ids
 ):
@@ -736,6 +737,7 @@ def test_one_run_holding_every_inotify_instance_it_may_have_leaves_another_run_i
     probe(api)
 
 
+@pytest.mark.host_kernel
 def test_one_run_holding_every_inotify_watch_it_may_have_leaves_another_run_its_own(
     api, docker_client, redis_url, kata_ids
 ):
@@ -746,6 +748,7 @@ def test_one_run_holding_every_inotify_watch_it_may_have_leaves_another_run_its_
     probe(api)
 
 
+@pytest.mark.host_kernel
 def test_one_run_holding_more_pipe_buffers_than_allowed_leaves_another_run_full_pipes(
     api, docker_client, redis_url, kata_ids
 ):
@@ -757,6 +760,7 @@ def test_one_run_holding_more_pipe_buffers_than_allowed_leaves_another_run_full_
     probe(api)
 
 
+@pytest.mark.host_kernel
 def test_no_run_can_make_a_user_namespace_or_a_keyring_while_another_run_tries_too(
     api, docker_client, redis_url, kata_ids
 ):
