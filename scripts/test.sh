@@ -2,7 +2,8 @@
 # Runs greenbar's checks and test suite on a Debian machine, as root: installs what is missing,
 # registers gVisor's runsc with the engine (the suite runs sandboxes under it too), starts dockerd
 # when it is not running and builds the bundled images; the tests start their own private Redis
-# and Celery worker.   Usage: scripts/test.sh [pytest arguments]
+# and Celery worker. Without arguments: the whole suite, then the hostile tests under runsc.
+# Usage: scripts/test.sh [pytest arguments]
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
