@@ -19,6 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import Settings
+from app.sandbox import GVISOR_MEMORY_MIB, GVISOR_PIDS_FACTOR
 from bench.stack import private_stack
 
 PROGRAM = "echo hello"
@@ -29,12 +30,17 @@ def raw_command(settings: Settings, image: str, program: str = PROGRAM) -> list[
     mib = 1024 * 1024
     uid = str(settings.uid_base)  # a non-root uid, as a run's
     tmpfs = "exec,nosuid,nodev,size={}m,nr_inodes={},uid=" + uid + ",gid=" + uid
+    # As app/sandbox.py: under gVisor more pids and memory for gVisor itself, no docker-init.
+    gvisor = settings.runtime == "runsc"
+    pids = settings.pids_limit * (GVISOR_PIDS_FACTOR if gvisor else 1)
+    memory = f"{settings.memory_mib + (GVISOR_MEMORY_MIB if gvisor else 0)}m"
     return [
         *("docker", "run", "--rm", "-i", "--runtime", settings.runtime),
         *("--network", settings.network, "--read-only"),
-        *("--cap-drop", "ALL", "--security-opt", "no-new-privileges", "--init"),
-        *("--user", f"{uid}:{uid}", "--pids-limit", str(settings.pids_limit)),
-        *("--memory", f"{settings.memory_mib}m", "--memory-swap", f"{settings.memory_mib}m"),
+        *("--cap-drop", "ALL", "--security-opt", "no-new-privileges"),
+        *(() if gvisor else ("--init",)),
+        *("--user", f"{uid}:{uid}", "--pids-limit", str(pids)),
+        *("--memory", memory, "--memory-swap", memory),
         *("--cpus", str(settings.cpus), "--log-driver", "none"),
         *("--ulimit", "core=0", "--ulimit", f"fsize={settings.ulimit_fsize_mib * mib}"),
         *("--ulimit", f"nofile={settings.ulimit_nofile}"),
