@@ -32,12 +32,31 @@ ensure_packages() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
-# The virtualenv, reinstalled when pyproject.toml changes.
+# The interpreter the virtualenv is made from: the first Python 3.11+ whose tarfile has the fix
+# for CVE-2024-6232 (a quadratic pax-header regex), Debian's before whatever is on PATH (a
+# pyenv 3.11.7 has not). greenbar parses no untrusted archive with tarfile either way.
+venv_python() {
+  local candidate
+  for candidate in /usr/bin/python3 "$(command -v python3)"; do
+    "$candidate" -c 'import sys, tarfile, venv, ensurepip
+sys.exit(sys.version_info < (3, 11) or not hasattr(tarfile, "_header_length_prefix_re"))' \
+      2>/dev/null && { echo "$candidate"; return; }
+  done
+  command -v python3
+}
+
+# The virtualenv, made again when the interpreter chosen changes, reinstalled when
+# pyproject.toml changes.
 ensure_venv() {
   local stamp=$VENV/.pyproject.sha
-  local want
-  want=$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1)
-  [ -x "$VENV/bin/python" ] || { say "creating $VENV"; python3 -m venv "$VENV"; }
+  local want python
+  python=$(venv_python)
+  want="$(sha256sum "$ROOT/pyproject.toml" | cut -d' ' -f1) $python"
+  if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] \
+    && [ "$(cut -d' ' -f2 "$stamp" 2>/dev/null)" != "$python" ]; then
+    rm -rf "$VENV"  # made from another interpreter
+  fi
+  [ -x "$VENV/bin/python" ] || { say "creating $VENV with $python"; "$python" -m venv "$VENV"; }
   if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
     say "installing greenbar and its dependencies into $VENV"
     "$VENV/bin/pip" install -q --disable-pip-version-check -e "$ROOT[dev]" || die "pip install failed"
