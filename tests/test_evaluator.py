@@ -96,6 +96,17 @@ def test_one_evaluator_answers_call_after_call_and_closing_removes_it(
     wait_until(lambda: not _exists(docker_client, name), 10, "the evaluator to be removed")
 
 
+def test_an_evaluator_removed_while_idle_is_replaced_without_failing_a_call(
+    resident: ResidentEvaluator, docker_client: docker.DockerClient
+) -> None:
+    # As when the reaper of a worker that does not see this one's heartbeat removes it.
+    assert resident.colour(_call(GREEN)).outcome == "green"
+    first = resident.name
+    docker_client.api.remove_container(first, force=True)
+    assert resident.colour(_call(GREEN)).outcome == "green"
+    assert resident.name not in ("", first)
+
+
 def test_an_evaluator_goes_when_the_process_that_owns_it_is_killed(
     images: None, docker_client: docker.DockerClient
 ) -> None:

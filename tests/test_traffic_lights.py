@@ -98,7 +98,7 @@ def test_start_files_are_red_as_shipped_amber_with_a_syntax_error_and_green_when
     files = _start_files(folder)
     assert broken[0] in files[answer], "the start file changed: update this test"
     shipped = run(api, files, image=image)
-    assert shipped["outcome"] == "red", shipped
+    assert shipped["outcome"] == "red", shipped["log"]
 
     files_broken = {**files, answer: files[answer].replace(*broken)}
     assert run(api, files_broken, image=image)["outcome"] == "amber"

@@ -62,6 +62,16 @@ class Channel:
         self._send(line, deadline)
         return self._reply(deadline)
 
+    def ended(self) -> bool:
+        """Whether the container's end has closed: it died, or was removed, while idle."""
+        self._sock.settimeout(0)
+        try:
+            return self._sock.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            return False  # nothing to read: alive and quiet, as it should be between calls
+        except OSError:
+            return True
+
     def close(self) -> None:
         """Shuts the socket: the container's stdin closes, and the evaluator exits."""
         # shutdown, not just close: docker-py's own file object on this socket keeps the

@@ -69,11 +69,6 @@ class ResidentEvaluator:
                 return self._colour(call)
             except ImageMissing:
                 return container.missing_image(self._settings.node)
-            except Broken as error:
-                ended = container.how_it_ended(self._engine, self._name)
-                log.warning("evaluator %s replaced: %s", self._name, error)
-                self._discard()
-                return container.failure(error, call.limit, call.source, ended)
 
     def close(self) -> None:
         """Ends the evaluator, if there is one (a worker process's shutdown)."""
@@ -81,6 +76,27 @@ class ResidentEvaluator:
             self._discard()
 
     def _colour(self, call: Call) -> Verdict:
+        reused = self._usable()
+        try:
+            return self._answered(call)
+        except Broken as error:
+            verdict = self._failed(error, call)
+            if error.kind != "ended" or not reused:
+                return verdict
+        # A container that had served calls ended under this one: it may have died idle (the
+        # reaper, an engine restart) just before. Once more, in a fresh one.
+        try:
+            return self._answered(call)
+        except Broken as error:
+            return self._failed(error, call)
+
+    def _failed(self, error: Broken, call: Call) -> Verdict:
+        ended = container.how_it_ended(self._engine, self._name)
+        log.warning("evaluator %s replaced: %s", self._name, error)
+        self._discard()
+        return container.failure(error, call.limit, call.source, ended)
+
+    def _answered(self, call: Call) -> Verdict:
         channel = self._open()
         known = call.key in self._known
         reply = Reply.decode(channel.ask(call.encode(with_source=not known), self._deadline(call)))
@@ -93,6 +109,16 @@ class ResidentEvaluator:
             log.warning("evaluator %s retired: a lambda left a process behind", self._name)
             self._discard()
         return reply.verdict
+
+    def _usable(self) -> bool:
+        """Whether there is an evaluator that served calls and is still there; a dead one goes."""
+        if self._channel is None or self._owner != os.getpid():
+            return False
+        if self._channel.ended():
+            log.warning("evaluator %s ended while idle; replacing it", self._name)
+            self._discard()
+            return False
+        return True
 
     def _deadline(self, call: Call) -> float:
         return container.deadline(call.limit, self._clock)
