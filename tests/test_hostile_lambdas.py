@@ -160,7 +160,7 @@ def test_an_image_lambda_that_tries_to_escape_is_faulty_and_the_next_run_is_gree
     try:
         with _hostile_image(docker_client, copy, {"red_amber_green.py": source}):
             result = run(hostile_api, ECHO, image=HOSTILE_REPOSITORY)
-        assert result["outcome"] == "faulty", result["log"]
+        assert result["outcome"] == "faulty", f"{result['outcome']}: {result['log']}"
         assert said in result["log"]
         assert source in result["log"]
         assert not [m for m in MARKERS if m.exists()], "the lambda wrote on the host"
@@ -186,6 +186,6 @@ def test_an_image_with_anything_but_a_small_file_at_its_lambdas_path_is_faulty_s
 ) -> None:
     with _hostile_image(docker_client, f"RUN rm /usr/local/bin/red_amber_green.py && {step}\n", {}):
         result = run(hostile_api, ECHO, image=HOSTILE_REPOSITORY)
-    assert result["outcome"] == "faulty", result["log"]
+    assert result["outcome"] == "faulty", f"{result['outcome']}: {result['log']}"
     assert said in result["log"]
     _still_green(hostile_api)

@@ -76,19 +76,17 @@ class ResidentEvaluator:
             self._discard()
 
     def _colour(self, call: Call) -> Verdict:
-        reused = self._usable()
-        try:
-            return self._answered(call)
-        except Broken as error:
-            verdict = self._failed(error, call)
-            if error.kind != "ended" or not reused:
-                return verdict
-        # A container that had served calls ended under this one: it may have died idle (the
-        # reaper, an engine restart) just before. Once more, in a fresh one.
-        try:
-            return self._answered(call)
-        except Broken as error:
-            return self._failed(error, call)
+        # A container that had served calls and ends under this one may have died idle just
+        # before (the reaper, an engine restart): such a call is tried once more, afresh.
+        retry = self._usable()
+        while True:
+            try:
+                return self._answered(call)
+            except Broken as error:
+                verdict = self._failed(error, call)
+                if error.kind != "ended" or not retry:
+                    return verdict
+                retry = False
 
     def _failed(self, error: Broken, call: Call) -> Verdict:
         ended = container.how_it_ended(self._engine, self._name)
