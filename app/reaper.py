@@ -57,9 +57,10 @@ class Reaper:
         if labels.get(LABEL_KIND) == "pool" and container.name.startswith("greenbar-pool-"):
             return not self._alive(labels.get(LABEL_WORKER, ""))  # still waiting to be taken
         if labels.get(LABEL_KIND) == "evaluator" and LABEL_RUN not in labels:
-            worker = labels.get(LABEL_WORKER, "")  # none: a process outside a worker; age only
-            if worker:
-                return not self._alive(worker)
+            # A resident one. Without a worker it is a tool's (a benchmark's), which
+            # auto_remove removes when the tool's process ends.
+            worker = labels.get(LABEL_WORKER, "")
+            return bool(worker) and not self._alive(worker)
         if container.created < cutoff:
             return True
         run_id = labels.get(LABEL_RUN) or container.name.removeprefix(RUN_PREFIX)
