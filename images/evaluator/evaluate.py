@@ -43,6 +43,11 @@ RUBY_SLACK_SECONDS = 0.3
 RUBY_REPLY_MAX_BYTES = 1 << 20
 # A lambda that catches the timer's exception is interrupted again this often (seconds).
 REPEAT_SECONDS = 0.05
+# Looking for processes a lambda left behind costs a listing of /proc, about a tenth of a call:
+# it is done after a new lambda's first call and after a faulty one, and otherwise at most this
+# often (seconds). A leftover in the resident evaluator wastes its resources but cannot reach
+# anything a lambda there could not: its lambdas are all images' own.
+CHECK_EVERY_SECONDS = 0.05
 
 SAFE_BUILTINS = {
     name: getattr(builtins, name)
@@ -211,26 +216,34 @@ class Evaluator:
         self._python = Python()
         self._ruby = Ruby()
         self._expected = _processes()  # the container's init and this process
+        self._checked = time.monotonic()
 
     def answer(self, line):
+        request = {}
         try:
             request = json.loads(line)
-            language = request["language"]
-            if language == "python":
-                reply = self._python.answer(request)
-            elif language == "ruby":
-                reply = self._ruby.answer(request, line)
-            else:
-                reply = faulty(f"there is no rag lambda language {language!r}", "")
+            reply = self._answer(request, line)
         except LambdaTimeout:  # the timer fired just as a call ended
             reply = faulty("the rag lambda took longer than its time limit", "")
         except Exception as error:
             reply = faulty(f"the evaluator could not read the request: {_said(error)}", "")
-        if self._left_behind():
+        compiled = isinstance(request, dict) and request.get("source") is not None
+        if self._left_behind(compiled or reply.get("outcome") == "faulty"):
             reply["retire"] = True
         return reply
 
-    def _left_behind(self):
+    def _answer(self, request, line):
+        language = request["language"]
+        if language == "python":
+            return self._python.answer(request)
+        if language == "ruby":
+            return self._ruby.answer(request, line)
+        return faulty(f"there is no rag lambda language {language!r}", "")
+
+    def _left_behind(self, now):
+        if not now and time.monotonic() - self._checked < CHECK_EVERY_SECONDS:
+            return False
+        self._checked = time.monotonic()
         ruby = self._ruby.process
         return bool(_processes() - self._expected - ({ruby.pid} if ruby else set()))
 
