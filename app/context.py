@@ -8,6 +8,8 @@ import redis
 
 from app.config import Settings
 from app.engine import Engine
+from app.evaluator.one_shot import OneShotEvaluator
+from app.evaluator.resident import ResidentEvaluator
 from app.execution import ColourExecutor, KataSupport, RunExecutor
 from app.images import NodeImages
 from app.katas import KataStore
@@ -19,7 +21,6 @@ from app.pull_jobs import NodePulls
 from app.puller import ImagePuller
 from app.pulls import PullStore
 from app.rag_cache import RagCache
-from app.rag_sandbox import SandboxedLambda
 from app.reaper import Reaper
 from app.runner import Runner
 from app.runs import RunStore
@@ -43,6 +44,7 @@ class NodeContext:
     redis: redis.Redis
     runner: Runner
     rag_cache: RagCache
+    evaluator: ResidentEvaluator  # this process's, closed when it shuts down
     runs: RunExecutor
     colours: ColourExecutor
     images: NodeImages
@@ -76,8 +78,9 @@ class NodeContext:
             metrics,
             settings.deployment,
         )
-        limit = settings.rag_lambda_seconds
-        light = TrafficLight(cache, SandboxedLambda(runner, limit), limit)
+        evaluator = ResidentEvaluator(engine, settings, worker)
+        one_shot = OneShotEvaluator(engine, settings)
+        light = TrafficLight(cache, evaluator, one_shot, settings.rag_lambda_seconds)
         node, ttl = settings.node, settings.result_ttl_seconds
         katas = KataStore(client, int(settings.kata_unused_hours * 3600 * 2), time.time)
         volumes = KataVolumes(engine, settings, uids)
@@ -102,6 +105,7 @@ class NodeContext:
             redis=client,
             runner=runner,
             rag_cache=cache,
+            evaluator=evaluator,
             runs=RunExecutor(
                 *(store, node, metrics, runner, light, kata),
                 request_pull if settings.pulls_enabled else None,

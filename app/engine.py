@@ -1,12 +1,14 @@
 """The one wrapper around a node's Docker engine; Docker's exceptions stop here.
 
 Only the calls greenbar needs, over docker-py's low-level `APIClient`. Never the archive API
-(`docker cp`) on a container running untrusted code: files travel on stdin and stdout.
+(`docker cp`) on a container running untrusted code: files travel on stdin and stdout. The
+archive API reads only from created, never started containers, with bounds (`app.archive`).
 """
 
 import io
 import socket
 import tarfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,9 +18,13 @@ import docker
 import docker.errors
 import requests
 
+from app.archive import PathStat, Unreadable, member, refusal
 from app.errors import EngineUnavailable, ImageMissing
 
 API_TIMEOUT_SECONDS = 30
+READ_SECONDS = 5.0  # the most reading one file from an image may take, stat included
+LINK_HOPS = 4  # symbolic links followed from a path, at most
+CHUNK_BYTES = 65536
 
 
 @dataclass(frozen=True)
@@ -28,15 +34,37 @@ class LabelledContainer:
     labels: dict[str, str]
 
 
-def _only_member(api: docker.APIClient, container: str, path: str) -> bytes | None:
-    try:
-        chunks, _ = api.get_archive(container, path)
-    except docker.errors.NotFound:
-        return None
-    with tarfile.open(fileobj=io.BytesIO(b"".join(chunks))) as tar:
-        member = tar.next()
-        source = tar.extractfile(member) if member is not None and member.isreg() else None
-        return source.read() if source is not None else None
+@dataclass(frozen=True)
+class ContainerState:
+    running: bool
+    exit_code: int
+    oom_killed: bool  # the kernel killed a process of it for using more than its memory limit
+
+
+@dataclass(frozen=True)
+class ImageFile:
+    """What an image holds at `path`: its `content`, or the `problem` that kept it unread."""
+
+    path: str
+    content: bytes = b""
+    problem: str = ""
+
+
+def _bounded(raw: Any, deadline: float) -> Callable[[int], bytes]:
+    """`read(n)` over a response body: n bytes (fewer only at its end), until `deadline`."""
+
+    def read(size: int) -> bytes:
+        out = bytearray()
+        while len(out) < size:
+            if time.monotonic() > deadline:
+                raise Unreadable(f"reading it took longer than {READ_SECONDS} s")
+            chunk = raw.read(min(size - len(out), CHUNK_BYTES))
+            if not chunk:
+                break
+            out += chunk
+        return bytes(out)
+
+    return read
 
 
 def tar_of(files: dict[str, tuple[bytes, int]]) -> bytes:
@@ -169,11 +197,6 @@ class Engine:
         with translated("start a container"):
             self.api.start(container)
 
-    def oom_killed(self, container: str) -> bool:
-        """Whether the kernel killed the container's whole sandbox for memory (gVisor's way)."""
-        with translated("inspect a container"):
-            return bool(self.api.inspect_container(container)["State"].get("OOMKilled"))
-
     def exit_code(self, container: str) -> int | None:
         with translated("inspect a container"):
             state = self.api.inspect_container(container)["State"]
@@ -185,18 +208,87 @@ class Engine:
         action = f"remove container {container}"
         removal(action, lambda: self.api.remove_container(container, force=True, v=True))
 
-    def read_file(self, image_id: str, path: str, labels: dict[str, str]) -> bytes | None:
-        """The bytes of one file in an image, or None if the image has no such regular file.
+    def state(self, container: str) -> ContainerState | None:
+        """How `container` is, or None if it is gone."""
+        with translated("inspect a container"):
+            try:
+                state = self.api.inspect_container(container)["State"]
+            except docker.errors.NotFound:
+                return None
+        running, code = bool(state.get("Running")), int(state.get("ExitCode", -1))
+        return ContainerState(running, code, bool(state.get("OOMKilled")))
 
-        The container is created, never started, so no code of the image runs; the archive
-        API is safe on it. It is removed before returning.
+    def read_file(
+        self, image_id: str, paths: tuple[str, ...], labels: dict[str, str], cap: int
+    ) -> ImageFile | None:
+        """The first of `paths` that the image holds anything at, or None if it holds none.
+
+        Only a regular file (found directly or through a few symbolic links) of at most `cap`
+        bytes is read; anything else there is an ImageFile with a `problem`. The container is
+        created, never started, so no code of the image runs; it is removed before returning.
         """
-        with translated(f"read {path} from image {image_id}"):
+        with translated(f"read {', '.join(paths)} from image {image_id}"):
             container = self.api.create_container(image_id, command=["true"], labels=labels)["Id"]
             try:
-                return _only_member(self.api, container, path)
+                for path in paths:
+                    found = self._read(container, path, cap, time.monotonic() + READ_SECONDS)
+                    if found is not None:
+                        return found
+                return None
             finally:
                 self.remove(container)
+
+    def _read(self, container: str, path: str, cap: int, deadline: float) -> ImageFile | None:
+        try:
+            target, stat = self._resolved(container, path)
+            if stat is None:  # nothing there (or a link to nothing)
+                return None
+            if stat.is_link:
+                why = f"{path} is a chain of more than {LINK_HOPS} symbolic links"
+                return ImageFile(path, problem=why)
+            why = refusal(stat, path, cap)
+            if why:
+                return ImageFile(path, problem=why)
+            return ImageFile(path, content=self._member(container, target, cap, deadline))
+        except Unreadable as error:
+            return ImageFile(path, problem=f"{path} could not be read: {error}")
+
+    def _resolved(self, container: str, path: str) -> tuple[str, PathStat | None]:
+        """The path a few symbolic links from `path` lead to, and its stat."""
+        target, stat = path, self._stat(container, path)
+        for _ in range(LINK_HOPS):
+            if stat is None or not stat.is_link:
+                break
+            target = stat.link_target
+            stat = self._stat(container, target)
+        return target, stat
+
+    def _archive_url(self, container: str) -> str:
+        return str(self.api._url("/containers/{0}/archive", container))
+
+    def _stat(self, container: str, path: str) -> PathStat | None:
+        """The path's stat header alone (HEAD): nothing is sent, whatever is there."""
+        url, params = self._archive_url(container), {"path": path}
+        response = self.api.head(url, params=params, timeout=READ_SECONDS)
+        if response.status_code == 404:
+            return None
+        if response.status_code >= 400:  # on a created container: the path's fault (a loop)
+            said = f"{response.status_code} {response.reason}"
+            raise Unreadable(f"the engine could not look at it ({said}: a symbolic link loop?)")
+        return PathStat.decode(response.headers.get("X-Docker-Container-Path-Stat", ""))
+
+    def _member(self, container: str, path: str, cap: int, deadline: float) -> bytes:
+        url, params = self._archive_url(container), {"path": path}
+        # Uncompressed: the engine gzips for a client that accepts it, and a small gzip can
+        # inflate to anything.
+        headers = {"Accept-Encoding": "identity"}
+        with self.api.get(
+            url, params=params, headers=headers, stream=True, timeout=READ_SECONDS
+        ) as response:
+            response.raise_for_status()
+            if response.headers.get("Content-Encoding", "identity") != "identity":
+                raise Unreadable("the engine sent it compressed")
+            return member(_bounded(response.raw, deadline), cap)
 
     def create_volume(
         self, name: str, labels: dict[str, str], options: dict[str, str] | None = None
@@ -244,7 +336,7 @@ class Engine:
                 image_id, command=["true"], labels=labels, host_config=host, network_disabled=True
             )
             try:
-                if _only_member(self.api, created["Id"], f"/load/{marker}") is not None:
+                if self._stat(created["Id"], f"/load/{marker}") is not None:
                     return False
                 self.api.put_archive(created["Id"], "/load", tar_of(files))
                 return True

@@ -13,7 +13,6 @@ from app.logs import event
 from app.metrics import Metrics
 from app.runner import Outcome, Runner, RunResult
 from app.runs import RunStore
-from app.sandbox import container_name
 from app.traffic_light import TrafficLight
 from app.volumes import KataVolume, KataVolumes
 
@@ -174,7 +173,7 @@ class RunExecutor(_Executor):
                 result["stderr"]["content"],
                 result["status"],
                 request.get("rag_lambda"),
-                f"{job_id}-rag",
+                job_id,
             )
             result["outcome"] = verdict.outcome
             result["log"] = "\n".join(line for line in (result["log"], verdict.log) if line)
@@ -183,8 +182,8 @@ class RunExecutor(_Executor):
         return result
 
     def _remove_leftovers(self, job_id: str) -> None:
-        for name in (job_id, f"{job_id}-rag"):
-            self._runner.remove(name)
+        self._runner.remove(job_id)
+        self._light.remove(job_id)  # a client's copy's one-shot evaluator
 
     def _count(self, outcome: str, duration_ms: int | None) -> None:
         self._metrics.count("runs_total", outcome=outcome)
@@ -252,7 +251,7 @@ class ColourExecutor(_Executor):
         self._clock = clock
 
     def _remove_leftovers(self, job_id: str) -> None:
-        self._engine.remove(container_name(job_id))  # an untrusted lambda's sandbox
+        self._light.remove(job_id)  # a client's copy's one-shot evaluator
 
     def _work(self, job_id: str, request: dict[str, Any]) -> dict[str, Any]:
         started = self._clock()

@@ -89,7 +89,7 @@ class ImagePuller:
             return _state("failed", before, progress.summary(), str(error))
         after = self._digest(image)
         if after != before:
-            self._cache.source(after)  # read the new image's lambda into the cache now
+            self._cache.fetch(after)  # read the new image's lambda into the cache now
         return _state("pulled", after, progress.summary(), changed=after != before)
 
     def current(self, image: str) -> PullState:

@@ -3,8 +3,14 @@
 Keying by digest (the content-addressed image id) means a newly pulled build of an image is a
 new key: its rule is read afresh, and no one ever flushes anything.
 
+An image's lambda is `/usr/local/bin/red_amber_green.py` (greenbar's own contract, Python) or
+else `/usr/local/bin/red_amber_green.rb` (cyber-dojo's, Ruby). When an image has both, the .py
+wins: greenbar's file is there because someone wrote it for greenbar, while a .rb beside it is
+most likely inherited from a cyber-dojo base image. Anything at the .py path decides, even
+something unreadable, so a broken .py is reported rather than silently passed over.
+
 Keys:
-    greenbar:rag:<digest>          the lambda's source, or MISSING; TTL refreshed on use
+    greenbar:rag:<digest>          RagLambda.encode(), or MISSING; TTL refreshed on use
     greenbar:rag:<digest>:reading  held (SET NX) by the one process reading the image
     greenbar:rag:reads             a hash, digest -> how many times the image was read
 """
@@ -15,16 +21,18 @@ from collections.abc import Callable
 
 import redis
 
-from app.engine import Engine
+from app.engine import Engine, ImageFile
 from app.metrics import Metrics
-from app.rag_lambda import RagLambda
+from app.rag_lambda import MISSING, Language, RagLambda
 from app.sandbox import LABEL_DEPLOYMENT, LABEL_KIND
 from app.store import translated
 
 log = logging.getLogger(__name__)
 
-RAG_PATH = "/usr/local/bin/red_amber_green.py"
-MISSING = b"\0missing"
+PY_PATH = "/usr/local/bin/red_amber_green.py"
+RB_PATH = "/usr/local/bin/red_amber_green.rb"
+LANGUAGES = {PY_PATH: Language.PYTHON, RB_PATH: Language.RUBY}  # in the order they are tried
+CAP_BYTES = 64 * 1024  # a rule is a few lines; anything bigger is refused unread
 READS = "greenbar:rag:reads"
 READ_LOCK_SECONDS = 30
 WAIT_FOR_READER_SECONDS = 10
@@ -38,7 +46,8 @@ class RagCache:
         client: Redis, shared by every worker.
         engine: this node's engine, to read an image's lambda on a miss.
         ttl: seconds a cached source lives after its last use.
-        missing_ttl: seconds "this image has no lambda" is believed, in Redis and in memory.
+        missing_ttl: seconds "this image has no (readable) lambda" is believed, in Redis and
+            in memory.
         clock: monotonic seconds.
         metrics: counts hits and misses.
         deployment: labels the container that reads an image's lambda.
@@ -64,21 +73,20 @@ class RagCache:
         self._memory: dict[str, tuple[RagLambda | None, float]] = {}  # digest -> (λ, refresh at)
 
     def lambda_for(self, digest: str) -> RagLambda | None:
-        """The compiled lambda of the image `digest`, or None if the image has none."""
+        """The image `digest`'s own lambda (perhaps unreadable), or None if it has none."""
         cached = self._memory.get(digest)
         now = self._clock()
         if cached is not None and now < cached[1]:
             self._counted("hit")
             return cached[0]
-        source = self.source(digest)
-        found = None if source is None else RagLambda.compile(source)
+        found = self.fetch(digest)
         # Until the memory entry is refreshed, the Redis TTL is not: refresh well within it.
-        lifetime = self._missing_ttl if found is None else self._ttl / 4
-        self._memory[digest] = (found, now + lifetime)
+        readable = found is not None and not found.problem
+        self._memory[digest] = (found, now + (self._ttl / 4 if readable else self._missing_ttl))
         return found
 
-    def source(self, digest: str) -> str | None:
-        """The lambda's source from Redis, reading the image (once, whoever asks) on a miss."""
+    def fetch(self, digest: str) -> RagLambda | None:
+        """The lambda from Redis, reading the image (once, whoever asks) on a miss."""
         key = f"greenbar:rag:{digest}"
         with translated():
             raw = self._redis.getex(key, ex=self._ttl)
@@ -91,13 +99,16 @@ class RagCache:
                 raw = self._await_reader(digest)
             else:
                 self._counted("hit")
-        return None if raw == MISSING else raw.decode("utf-8", "replace")
+        return RagLambda.decode(raw)
 
-    def store(self, digest: str, source: bytes | None) -> None:
-        """Caches `source` (None: the image has no lambda) for `digest`."""
-        ttl = self._ttl if source is not None else self._missing_ttl
+    def store(self, digest: str, found: RagLambda | None) -> None:
+        """Caches `found` (None: the image has no lambda) for `digest`."""
+        readable = found is not None and not found.problem
+        raw = found.encode() if found is not None else MISSING
         with translated():
-            self._redis.set(f"greenbar:rag:{digest}", source or MISSING, ex=ttl)
+            self._redis.set(
+                f"greenbar:rag:{digest}", raw, ex=self._ttl if readable else self._missing_ttl
+            )
         self._memory.pop(digest, None)
 
     def reads(self, digest: str) -> int:
@@ -111,12 +122,13 @@ class RagCache:
 
     def _read_into_cache(self, digest: str) -> bytes:
         self._counted("miss")
-        source = self._engine.read_file(digest, RAG_PATH, self._labels)
+        found = _lambda(self._engine.read_file(digest, tuple(LANGUAGES), self._labels, CAP_BYTES))
         with translated():
             self._redis.hincrby(READS, digest, 1)
-        log.info("read the rag lambda of %s (%s)", digest, "found" if source else "missing")
-        self.store(digest, source)
-        return source if source is not None else MISSING
+        said = "missing" if found is None else found.problem or f"found ({found.language})"
+        log.info("read the rag lambda of %s: %s", digest, said)
+        self.store(digest, found)
+        return found.encode() if found is not None else MISSING
 
     def _await_reader(self, digest: str) -> bytes:
         deadline = self._clock() + WAIT_FOR_READER_SECONDS
@@ -126,3 +138,12 @@ class RagCache:
             if raw is not None:
                 return raw
         return self._read_into_cache(digest)  # the reader died: read it ourselves
+
+
+def _lambda(found: ImageFile | None) -> RagLambda | None:
+    if found is None:
+        return None
+    language = LANGUAGES[found.path]
+    if found.problem:
+        return RagLambda(language, "", found.problem)
+    return RagLambda(language, found.content.decode("utf-8", "replace"))

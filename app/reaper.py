@@ -1,7 +1,8 @@
 """Removes greenbar containers a dead worker left behind: when a worker starts, and when the
 pruner runs. A labelled container is stale when it is older than the longest possible run, or
 when the run it belongs to has already ended (its worker died and the run was closed); a warm
-container that no run has taken yet is stale only once its worker is gone."""
+container that no run has taken yet, and a worker process's resident evaluator, are stale only
+once their worker is gone."""
 
 import time
 from collections.abc import Callable
@@ -55,6 +56,11 @@ class Reaper:
             return False  # it lives as long as its kata volume: the pruner removes both
         if labels.get(LABEL_KIND) == "pool" and container.name.startswith("greenbar-pool-"):
             return not self._alive(labels.get(LABEL_WORKER, ""))  # still waiting to be taken
+        if labels.get(LABEL_KIND) == "evaluator" and LABEL_RUN not in labels:
+            # A resident one. Without a worker it is a tool's (a benchmark's), which
+            # auto_remove removes when the tool's process ends.
+            worker = labels.get(LABEL_WORKER, "")
+            return bool(worker) and not self._alive(worker)
         if container.created < cutoff:
             return True
         run_id = labels.get(LABEL_RUN) or container.name.removeprefix(RUN_PREFIX)

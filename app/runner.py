@@ -210,9 +210,10 @@ class Runner:
             return report.faulty(f"more than {self._settings.read_cap_mib} MiB came back")
         finally:
             sock.close()  # before any kill: a kill while output is unread can hang for 20 s
-        if not harvest.complete and self._engine.oom_killed(name):
-            return report.killed_for_memory()
         if not harvest.complete:
+            state = self._engine.state(name)
+            if state is not None and state.oom_killed:
+                return report.killed_for_memory()
             return report.faulty(self._unfinished(name, stream, harvest.problem))
         return report.finished(harvest, kata)
 

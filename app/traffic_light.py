@@ -1,12 +1,17 @@
-"""The traffic light: a finished run's colour from its image's rag lambda, or a kata's own copy.
+"""The traffic light: a finished run's colour from its image's rag lambda, or a client's copy.
 
-A copy byte-identical to the image's lambda is trusted and called in the worker from the cache;
-any other copy is called in a sandbox of the image (`app.rag_sandbox`).
+Nothing is evaluated here: the image's own lambda goes to this process's resident evaluator,
+keyed by the image digest; a client's copy that differs from it goes to a one-shot evaluator of
+its own, in the language of the image's lambda (Python when the image has none).
 """
 
-from app.rag_cache import RAG_PATH, RagCache
-from app.rag_lambda import Verdict
-from app.rag_sandbox import SandboxedLambda
+import secrets
+
+from app.evaluator.one_shot import OneShotEvaluator
+from app.evaluator.resident import ResidentEvaluator
+from app.evaluator.wire import Call
+from app.rag_cache import PY_PATH, RB_PATH, RagCache
+from app.rag_lambda import Language, Verdict
 
 
 class TrafficLight:
@@ -14,13 +19,21 @@ class TrafficLight:
 
     Args:
         cache: images' own lambdas by digest.
-        sandboxed: calls untrusted lambdas.
+        resident: evaluates images' own lambdas.
+        one_shot: evaluates clients' differing copies.
         limit_seconds: a lambda's time limit.
     """
 
-    def __init__(self, cache: RagCache, sandboxed: SandboxedLambda, limit_seconds: float) -> None:
+    def __init__(
+        self,
+        cache: RagCache,
+        resident: ResidentEvaluator,
+        one_shot: OneShotEvaluator,
+        limit_seconds: float,
+    ) -> None:
         self._cache = cache
-        self._sandboxed = sandboxed
+        self._resident = resident
+        self._one_shot = one_shot
         self._limit = limit_seconds
 
     def colour(
@@ -39,12 +52,26 @@ class TrafficLight:
             stdout, stderr: the run's cleaned, truncated output.
             status: its exit status.
             rag_lambda: a copy of the lambda sent by the client, if any.
-            call_id: names the sandbox container if an untrusted lambda must run.
+            call_id: names the one-shot evaluator if a client's copy must be evaluated.
+
+        Raises:
+            EngineUnavailable: the engine failed to start an evaluator or to read the image.
         """
         own = self._cache.lambda_for(digest)
-        if rag_lambda is None or (own is not None and rag_lambda == own.source):
-            if own is None:
-                why = f"the image {digest} has no rag lambda at {RAG_PATH}"
-                return Verdict.faulty(why, "")
-            return own.colour(stdout, stderr, status, self._limit)
-        return self._sandboxed.colour(digest, rag_lambda, stdout, stderr, status, call_id)
+        if rag_lambda is not None and (own is None or rag_lambda != own.source):
+            language = own.language if own is not None else Language.PYTHON
+            call = Call("client", language, rag_lambda, stdout, stderr, status, self._limit)
+            return self._one_shot.colour(call_id or secrets.token_hex(16), call)
+        if own is None:
+            why = f"the image {digest} has no rag lambda at {PY_PATH} or {RB_PATH}"
+            return Verdict.faulty(why, "")
+        if own.problem:
+            return Verdict.faulty(
+                f"the rag lambda of image {digest} is unreadable: {own.problem}", ""
+            )
+        call = Call(digest, own.language, own.source, stdout, stderr, status, self._limit)
+        return self._resident.colour(call)
+
+    def remove(self, call_id: str) -> None:
+        """Removes the one-shot evaluator of `call_id`, if one is left (a dead worker's)."""
+        self._one_shot.remove(call_id)

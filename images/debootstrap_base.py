@@ -1,8 +1,9 @@
-"""Builds the Debian root file system under the python-pytest image and imports it into Docker.
+"""Builds the Debian root file systems under the python-pytest and evaluator images and imports
+them into Docker.
 
-The base is made once per recipe: its tag carries the first 12 hex digits of the recipe's
-sha256, so an engine that already holds that tag never runs debootstrap again.
-procps is included because minbase has no ``kill`` binary (only the shell builtin).
+A base is made once per recipe: its tag carries the first 12 hex digits of the recipe's sha256,
+so an engine that already holds that tag never runs debootstrap again. procps is included in the
+python-pytest base because minbase has no ``kill`` binary (only the shell builtin).
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import shutil
 import subprocess
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import docker
 from docker.errors import ImageNotFound
 
 MIRROR = "http://deb.debian.org/debian"
-DEBOOTSTRAP_ARGS = ("--variant=minbase", "--include=python3,python3-pytest,procps", "bookworm")
 TAR_EXCLUDES = (
     "./dev/*",
     "./proc/*",
@@ -27,29 +28,56 @@ TAR_EXCLUDES = (
     "./var/cache/apt/archives/*.deb",
     "./var/lib/apt/lists/*",
 )
-RECIPE = " ".join(
-    ["debootstrap", *DEBOOTSTRAP_ARGS, "ROOTFS", MIRROR, "&& tar -C ROOTFS -c ."]
-    + [f"--exclude={pattern}" for pattern in TAR_EXCLUDES]
-)
-BASE_REPOSITORY = "greenbar/python-pytest-base"
 RECIPE_LABEL = "greenbar.recipe-hash"
 
 
-def recipe_hash() -> str:
-    """Returns the sha256 hex digest of the base recipe."""
-    return hashlib.sha256(RECIPE.encode()).hexdigest()
+@dataclass(frozen=True)
+class Base:
+    """One debootstrap minbase root file system, imported as ``<repository>:<recipe hash>``.
+
+    Args:
+        repository: The image repository the base is imported under.
+        packages: Debian packages added to minbase, comma-separated as debootstrap takes them.
+    """
+
+    repository: str
+    packages: str
+
+    @property
+    def debootstrap_args(self) -> tuple[str, ...]:
+        """Returns debootstrap's arguments before the target directory and mirror."""
+        return ("--variant=minbase", f"--include={self.packages}", "bookworm")
+
+    @property
+    def recipe(self) -> str:
+        """Returns the recipe as one line of text: what the base's content hash covers."""
+        return " ".join(
+            ["debootstrap", *self.debootstrap_args, "ROOTFS", MIRROR, "&& tar -C ROOTFS -c ."]
+            + [f"--exclude={pattern}" for pattern in TAR_EXCLUDES]
+        )
 
 
-def base_tag() -> str:
-    """Returns the image tag the base is imported under, e.g. ``repo:0123456789ab``."""
-    return f"{BASE_REPOSITORY}:{recipe_hash()[:12]}"
+PYTHON_PYTEST = Base("greenbar/python-pytest-base", "python3,python3-pytest,procps")
+# greenbar's own rag-lambda evaluator: Python and Ruby, nothing else.
+EVALUATOR = Base("greenbar/evaluator-base", "python3,ruby")
 
 
-def ensure_base(client: docker.DockerClient) -> str:
-    """Makes sure the base image exists, building it with debootstrap if it does not.
+def recipe_hash(base: Base = PYTHON_PYTEST) -> str:
+    """Returns the sha256 hex digest of a base's recipe."""
+    return hashlib.sha256(base.recipe.encode()).hexdigest()
+
+
+def base_tag(base: Base = PYTHON_PYTEST) -> str:
+    """Returns the image tag a base is imported under, e.g. ``repo:0123456789ab``."""
+    return f"{base.repository}:{recipe_hash(base)[:12]}"
+
+
+def ensure_base(client: docker.DockerClient, base: Base = PYTHON_PYTEST) -> str:
+    """Makes sure a base image exists, building it with debootstrap if it does not.
 
     Args:
         client: Docker client of the engine that must hold the base.
+        base: Which base.
 
     Returns:
         The base image's tag.
@@ -57,7 +85,7 @@ def ensure_base(client: docker.DockerClient) -> str:
     Raises:
         RuntimeError: debootstrap, tar or the import failed.
     """
-    tag = base_tag()
+    tag = base_tag(base)
     try:
         client.images.get(tag)
         return tag
@@ -69,21 +97,21 @@ def ensure_base(client: docker.DockerClient) -> str:
     rootfs = workdir / "rootfs"
     tarball = workdir / "rootfs.tar"
     try:
-        _run(["debootstrap", *DEBOOTSTRAP_ARGS, str(rootfs), MIRROR])
+        _run(["debootstrap", *base.debootstrap_args, str(rootfs), MIRROR])
         excludes = [f"--exclude={pattern}" for pattern in TAR_EXCLUDES]
         _run(["tar", *excludes, "-C", str(rootfs), "-cf", str(tarball), "."])
-        _import(client, tarball, tag)
+        _import(client, tarball, tag, recipe_hash(base))
     finally:
         _remove_workdir(workdir)
     print(f"{tag}: base built in {time.monotonic() - started:.1f}s", flush=True)
     return tag
 
 
-def stale_bases(client: docker.DockerClient) -> list[str]:
-    """Returns the tags of base images made from an older recipe."""
-    current = base_tag()
-    tags = [t for image in client.images.list(name=BASE_REPOSITORY) for t in image.tags]
-    return sorted(t for t in tags if t.startswith(f"{BASE_REPOSITORY}:") and t != current)
+def stale_bases(client: docker.DockerClient, base: Base = PYTHON_PYTEST) -> list[str]:
+    """Returns the tags of a base's images made from an older recipe."""
+    current = base_tag(base)
+    tags = [t for image in client.images.list(name=base.repository) for t in image.tags]
+    return sorted(t for t in tags if t.startswith(f"{base.repository}:") and t != current)
 
 
 def _run(argv: list[str]) -> None:
@@ -94,10 +122,10 @@ def _run(argv: list[str]) -> None:
         raise RuntimeError(f"{argv[0]} exited with {result.returncode}:\n{tail}")
 
 
-def _import(client: docker.DockerClient, tarball: Path, tag: str) -> None:
+def _import(client: docker.DockerClient, tarball: Path, tag: str, recipe: str) -> None:
     """Imports a root file system tar as an image and checks the engine reported no error."""
     repository, _, version = tag.partition(":")
-    changes = [f"LABEL {RECIPE_LABEL}={recipe_hash()}", 'CMD ["/bin/sh"]']
+    changes = [f"LABEL {RECIPE_LABEL}={recipe}", 'CMD ["/bin/sh"]']
     reply = client.api.import_image_from_file(
         str(tarball), repository=repository, tag=version, changes=changes
     )

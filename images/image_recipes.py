@@ -8,8 +8,9 @@ from pathlib import Path
 import debootstrap_base
 import docker
 
-NAMES = ("busybox-sh", "python-pytest")
+NAMES = ("busybox-sh", "python-pytest", "evaluator")
 BUSYBOX = Path("/bin/busybox")
+BASES = {"python-pytest": debootstrap_base.PYTHON_PYTEST, "evaluator": debootstrap_base.EVALUATOR}
 
 
 def external_inputs(name: str) -> list[bytes]:
@@ -20,8 +21,8 @@ def external_inputs(name: str) -> list[bytes]:
     """
     if name == "busybox-sh":
         return [BUSYBOX.read_bytes()]
-    if name == "python-pytest":
-        return [debootstrap_base.RECIPE.encode()]
+    if name in BASES:
+        return [BASES[name].recipe.encode()]
     return []
 
 
@@ -38,11 +39,11 @@ def prepare_context(client: docker.DockerClient, name: str, context: Path) -> di
     """
     if name == "busybox-sh":
         shutil.copy2(BUSYBOX, context / "busybox")
-    if name == "python-pytest":
-        return {"BASE": debootstrap_base.ensure_base(client)}
+    if name in BASES:
+        return {"BASE": debootstrap_base.ensure_base(client, BASES[name])}
     return {}
 
 
 def superseded(client: docker.DockerClient, name: str) -> list[str]:
     """Returns helper images a fresh build of the image has made obsolete (old bases)."""
-    return debootstrap_base.stale_bases(client) if name == "python-pytest" else []
+    return debootstrap_base.stale_bases(client, BASES[name]) if name in BASES else []

@@ -3,7 +3,7 @@
 import os
 
 from celery import current_app
-from celery.signals import celeryd_init, worker_process_init
+from celery.signals import celeryd_init, worker_process_init, worker_process_shutdown
 
 from app.config import Settings
 from app.context import NodeContext
@@ -41,3 +41,10 @@ def _forget_parent_context(**_: object) -> None:
     # Sockets must not be shared across fork: each pool child builds its own.
     global _context
     _context = None
+
+
+@worker_process_shutdown.connect
+def _close_the_evaluator(**_: object) -> None:
+    # Its container would go anyway once this process's attach socket closes; this is sooner.
+    if _context is not None:
+        _context.evaluator.close()

@@ -422,7 +422,6 @@ def test_python_cannot_become_root_or_enter_new_namespaces(api, settings):
         "    rc = libc.unshare(flag)\n"
         "    said = 'succeeded' if rc == 0 else os.strerror(ctypes.get_errno())\n"
         "    print(f'unshare-{name}={said}')\n"
-
     )
     files = {"cyber-dojo.sh": "python3 escalate.py", "escalate.py": script}
     result = run(api, files, image=PYTHON)

@@ -84,3 +84,28 @@ def test_reaping_a_container_already_gone_is_fine(docker_client, tag, created):
     docker_client.containers.get(created["run"]).remove(force=True)
     engine.remove(created["run"])
     assert not _exists(docker_client, created["run"])
+
+
+def test_an_evaluator_goes_with_its_worker_and_not_before_however_old(
+    docker_client: docker.DockerClient, tag: str
+) -> None:
+    names = {}
+    for worker in ("alive@node", "gone@node"):
+        labels = {"greenbar.kind": "evaluator", "greenbar.worker": worker, "greenbar.test": tag}
+        container = docker_client.containers.create(
+            "greenbar/busybox-sh", ["sh"], name=f"greenbar-test-{tag}-{worker[:4]}", labels=labels
+        )
+        names[worker] = container.name
+    try:
+        reaper = Reaper(
+            _ThisTestsContainers(tag),
+            LONGEST_RUN_SECONDS,
+            now=lambda: time.time() + 1000,
+            alive=lambda worker: worker == "alive@node",
+        )
+        assert reaper.reap() == [names["gone@node"]]
+        assert _exists(docker_client, names["alive@node"])
+    finally:
+        for name in names.values():
+            with contextlib.suppress(docker.errors.NotFound):
+                docker_client.containers.get(name).remove(force=True)
