@@ -43,6 +43,9 @@ class Settings:
     rag_lambda_seconds: float = 1.0
     rag_cache_ttl_seconds: int = 604800
     rag_missing_ttl_seconds: int = 60
+    # Where rag lambdas run (app/evaluator): greenbar's own image, needed on every node; a
+    # starting worker pulls it when pulls are enabled and its node lacks it.
+    evaluator_image: str = "greenbar/evaluator:latest"
     # The API: bearer tokens (none: open), and the most runs a queue may hold waiting.
     client_tokens: tuple[str, ...] = ()
     admin_tokens: tuple[str, ...] = ()

@@ -56,7 +56,9 @@ def _on_ready(sender: object, **_: object) -> None:
     heartbeat.start()
     _heartbeats.append(heartbeat)
     if settings.pulls_enabled:
-        for image in to_prepull(settings.images, settings.tracks, context.tracks):
+        wanted = to_prepull(settings.images, settings.tracks, context.tracks)
+        held = {found["image"] for found in context.images.held([settings.evaluator_image])}
+        for image in wanted + ([] if held else [settings.evaluator_image]):
             celery.send_task(PULL_TASK, args=[image, None], queue=node_queue(settings.node))
     if settings.pool_size > 0:
         engine = Engine.from_env()  # the keeper's own: docker-py clients are not shared

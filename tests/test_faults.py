@@ -218,7 +218,8 @@ def test_a_dockerd_restart_mid_run_reports_a_clear_error_and_the_next_run_works(
 ) -> None:
     with second_engine() as base_url:
         engine = docker.DockerClient(base_url=base_url, timeout=120)
-        engine.images.load(b"".join(docker_client.images.get(IMAGE).save(named=True)))
+        for image in (IMAGE, "greenbar/evaluator:latest"):  # the run's, and the lambda's
+            engine.images.load(b"".join(docker_client.images.get(image).save(named=True)))
         extra = {"GREENBAR_TRACKS": "dock", "GREENBAR_PULLS_ENABLED": "false"}
         with celery_worker(
             "dock@faults", "dock-node", server.url, base_url, concurrency=1, extra_env=extra

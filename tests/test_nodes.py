@@ -48,7 +48,13 @@ class Cluster:
 def cluster(redis_url: str, images: None, docker_client: docker.DockerClient) -> Iterator[Cluster]:
     with local_registry() as registry, second_engine() as base_url_b:
         image = f"{registry}/greenbar-test/pullme:latest"
-        env = {"GREENBAR_IMAGES": image, "GREENBAR_PULL_INTERVAL_MINUTES": "0.05"}
+        # Rag lambdas run in greenbar's evaluator image, which each worker pulls at start.
+        evaluator = push_image(docker_client, "greenbar/evaluator:latest", registry, "evaluator")
+        env = {
+            "GREENBAR_IMAGES": image,
+            "GREENBAR_PULL_INTERVAL_MINUTES": "0.05",
+            "GREENBAR_EVALUATOR_IMAGE": evaluator,
+        }
         engine_b = docker.DockerClient(base_url=base_url_b, timeout=120)
         settings = Settings.from_env(
             {}, redis_url=redis_url, node="test-web", images=(image,), pull_interval_minutes=0.05

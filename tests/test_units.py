@@ -130,7 +130,9 @@ def test_the_request_holds_the_limits_then_the_deletes_then_each_file_then_its_e
     sent = request(Limits(7, 51201, 16, 1024), files, deleted=["old.txt"])
     frames = _frames(sent, b"GBRUN01\n")
     assert [kind for kind, _ in frames] == ["L", "D", "F", "F", "F", "E"]
-    assert frames[0][1] == b"max_ms=7000\nout_cap=51201\ncreated_max=16\nkept_max=1024\n"
+    assert frames[0][1] == (
+        b"max_ms=7000\nout_cap=51201\ncreated_max=16\nkept_max=1024\nnproc=0\n"
+    )
     assert frames[1][1] == b"old.txt"
     assert [_file(payload) for _, payload in frames[2:5]] == [
         (name, 0o755, content.encode()) for name, content in files.items()
@@ -547,6 +549,14 @@ def test_the_container_spec_is_labelled_and_hardened_from_the_settings():
 
 
 def test_the_container_runs_under_runc_unless_another_runtime_is_set():
-    assert spec(SETTINGS, "sha256:abc", "n", {})["host_config"]["runtime"] == "runc"
+    host = spec(SETTINGS, "sha256:abc", "n", {}, 100001, "sup")["host_config"]
+    assert (host["runtime"], host["init"], host["pids_limit"]) == ("runc", True, 128)
     gvisor = dataclasses.replace(SETTINGS, runtime="runsc")
-    assert spec(gvisor, "sha256:abc", "n", {})["host_config"]["runtime"] == "runsc"
+    host = spec(gvisor, "sha256:abc", "n", {}, 100001, "sup")["host_config"]
+    # gVisor's own threads share the pids cgroup; the run is held by RLIMIT_NPROC instead.
+    assert (host["runtime"], host["init"], host["pids_limit"]) == ("runsc", False, 128 * 32)
+    assert host["mem_limit"] == (768 + 64) * 1024 * 1024
+
+
+def test_the_request_carries_the_runs_process_limit():
+    assert Limits(1, 10, 1, nproc=126).encoded().endswith(b"nproc=126\n")

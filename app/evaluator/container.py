@@ -38,11 +38,11 @@ def labels(settings: Settings, worker: str = "", run: str = "") -> dict[str, str
     return found
 
 
-def spec(name: str, labelled: dict[str, str]) -> dict[str, Any]:
-    """`Engine.create` keywords for an evaluator container."""
+def spec(name: str, labelled: dict[str, str], image: str = IMAGE) -> dict[str, Any]:
+    """`Engine.create` keywords for an evaluator container of `image`."""
     memory = MEMORY_MIB * MIB
     return {
-        "image": IMAGE,
+        "image": image,
         # The memory figure also caps each process's address space: a huge allocation is a
         # MemoryError the lambda's log can show, not an OOM kill of the whole evaluator.
         "command": ["python3", "-I", "-S", "/opt/greenbar/evaluate.py", str(memory)],
@@ -76,15 +76,19 @@ def spec(name: str, labelled: dict[str, str]) -> dict[str, Any]:
 
 
 def opened(
-    engine: Engine, name: str, labelled: dict[str, str], clock: Callable[[], float]
+    engine: Engine,
+    name: str,
+    labelled: dict[str, str],
+    clock: Callable[[], float],
+    image: str = IMAGE,
 ) -> Channel:
-    """Creates, attaches and starts an evaluator container named `name`.
+    """Creates, attaches and starts an evaluator container of `image` named `name`.
 
     Raises:
-        ImageMissing: the node has no greenbar/evaluator image.
+        ImageMissing: the node has no such image.
         EngineUnavailable: the engine failed (the container is removed).
     """
-    engine.create(spec(name, labelled))
+    engine.create(spec(name, labelled, image))
     try:
         sock = engine.attach(name)
         engine.start(name)
@@ -128,9 +132,9 @@ def how_it_ended(engine: Engine, name: str) -> str:
     return f" (it exited with status {state.exit_code})"
 
 
-def missing_image(node: str) -> Verdict:
+def missing_image(node: str, image: str = IMAGE) -> Verdict:
     why = (
-        f"node {node} has no {IMAGE} image to evaluate rag lambdas in: "
-        "build it there with images/build.py evaluator"
+        f"node {node} has no {image} image to evaluate rag lambdas in: build it there with "
+        "images/build.py evaluator, or pull it (a starting worker does, pulls enabled)"
     )
     return Verdict.faulty(why, "")

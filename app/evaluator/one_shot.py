@@ -47,9 +47,11 @@ class OneShotEvaluator:
         name = container_name(call_id)
         labelled = container.labels(self._settings, run=call_id)
         try:
-            channel = container.opened(self._engine, name, labelled, self._clock)
+            channel = container.opened(
+                self._engine, name, labelled, self._clock, self._settings.evaluator_image
+            )
         except ImageMissing:
-            return container.missing_image(self._settings.node)
+            return container.missing_image(self._settings.node, self._settings.evaluator_image)
         try:
             reply = Reply.decode(
                 channel.ask(call.encode(), container.deadline(call.limit, self._clock))

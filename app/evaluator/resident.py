@@ -68,7 +68,7 @@ class ResidentEvaluator:
             try:
                 return self._colour(call)
             except ImageMissing:
-                return container.missing_image(self._settings.node)
+                return container.missing_image(self._settings.node, self._settings.evaluator_image)
 
     def close(self) -> None:
         """Ends the evaluator, if there is one (a worker process's shutdown)."""
@@ -126,7 +126,8 @@ class ResidentEvaluator:
             return self._channel
         self._channel, self._known = None, set()  # a parent's, if any, stays the parent's
         name = container.PREFIX + secrets.token_hex(8)
-        channel = container.opened(self._engine, name, self._labels, self._clock)
+        image = self._settings.evaluator_image
+        channel = container.opened(self._engine, name, self._labels, self._clock, image)
         self._channel, self._name, self._owner = channel, name, os.getpid()
         return channel
 
