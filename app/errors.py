@@ -35,7 +35,7 @@ class Forbidden(GreenbarError):
 
 
 class Busy(GreenbarError):
-    """Too many runs are waiting already; try again after `retry_after` seconds."""
+    """Too many jobs are waiting already; try again after `retry_after` seconds."""
 
     def __init__(self, message: str, retry_after: int) -> None:
         super().__init__(message)

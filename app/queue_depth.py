@@ -14,7 +14,8 @@ PRIORITY_SEPARATOR = "\x06\x16"
 PRIORITY_STEPS = (0, 3, 6, 9)  # kombu's defaults
 
 
-def _keys(queue: str) -> list[str]:
+def queue_keys(queue: str) -> list[str]:
+    """The Redis lists that hold `queue`'s waiting messages."""
     return [queue if step == 0 else f"{queue}{PRIORITY_SEPARATOR}{step}" for step in PRIORITY_STEPS]
 
 
@@ -31,7 +32,7 @@ class QueueDepth:
         queues = list(queues)
         with translated(), self._redis.pipeline(transaction=False) as pipe:
             for queue in queues:
-                for key in _keys(queue):
+                for key in queue_keys(queue):
                     pipe.llen(key)
             lengths = pipe.execute()
         steps = len(PRIORITY_STEPS)

@@ -59,12 +59,14 @@ class RunStore:
     def _key(self, run_id: str, part: str = "") -> str:
         return f"greenbar:{self.kind}:{run_id}{part}"
 
-    def enqueue(self, run_id: str, request: dict[str, Any]) -> None:
-        """Records a new run as queued, with the request a worker will need."""
+    def enqueue(self, run_id: str, request: dict[str, Any], owner: str = "") -> None:
+        """Records a new run as queued, with the request a worker will need and the client
+        that may read it (`owner`; empty: any)."""
         fields: Fields = {
             "state": State.QUEUED,
             "image": request["image"],
             "queued_at": self._now(),
+            "owner": owner,
         }
         with translated(), self._redis.pipeline() as pipe:
             pipe.hset(self._key(run_id), mapping=fields)
@@ -145,6 +147,14 @@ class RunStore:
         if "error" in fields:
             view["error"] = fields["error"]
         return view
+
+    def owner(self, run_id: str) -> str | None:
+        """The client that created the job (empty: any may read it); None: no such job."""
+        with translated():
+            found = self._redis.hget(self._key(run_id), "owner")
+            if found is None and not self._redis.exists(self._key(run_id)):
+                return None
+        return (found or b"").decode()
 
     def ended(self, run_id: str) -> bool:
         """Whether the job's record holds a final state (no record: unknown, not ended)."""

@@ -24,7 +24,7 @@ KEY = "greenbar:tracks"
 
 def checked_slug(slug: object, field: str = "track") -> str:
     """Raises InvalidRequest unless `slug` is 1 to 32 lower-case letters, digits, '_' or '-'."""
-    if not isinstance(slug, str) or not SLUG.match(slug):
+    if not isinstance(slug, str) or not SLUG.fullmatch(slug):
         raise InvalidRequest(field, "must be 1 to 32 lower-case letters, digits, '_' or '-'")
     return slug
 

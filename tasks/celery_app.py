@@ -51,5 +51,6 @@ def create_celery(settings: Settings) -> Celery:
         task_send_sent_event=True,
         worker_hijack_root_logger=False,
     )
-    celery.conf.greenbar_settings = settings
+    # Never the Settings object: Celery's configuration is what a worker reports to Flower
+    # (and to `celery inspect conf`), and Settings holds the tokens and the Redis URL.
     return celery

@@ -10,6 +10,7 @@ from typing import Any
 from flask import Flask
 
 from app import logs
+from app.admission import Admission
 from app.allowlist import Allowlist
 from app.config import Settings
 from app.katas import KataStore
@@ -49,6 +50,7 @@ def create_app(settings: Settings | None = None, send: Sender | None = None) -> 
         pulls=PullStore(client, settings.result_ttl_seconds, time.time),
         tracks=TrackStore(client, time.time),
         depth=QueueDepth(client),
+        admission=Admission(client, settings.queue_max_waiting, settings.retry_after_seconds),
         metrics=Metrics(client),
         send=send or _celery_sender(settings),
         redis=client,

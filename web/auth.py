@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable
 from functools import wraps
 from typing import Any, Literal, TypeVar
 
-from flask import request
+from flask import g, request
 
 from app.config import Settings
 from app.errors import Forbidden, Unauthorized
@@ -39,8 +39,8 @@ def role_of(header: str | None, settings: Settings) -> Role | None:
 
 
 def client_of(header: str | None) -> str:
-    """Who sent a request, as far as katas go: a digest of its bearer token, or `open` when
-    it sent none (an open deployment, where every client is the same one)."""
+    """Who sent a request, for its katas and the jobs it may read: a digest of its bearer
+    token, or `open` when it sent none (an open deployment, where every client is one)."""
     scheme, _, given = (header or "").partition(" ")
     if scheme.lower() != "bearer" or not given.strip():
         return "open"
@@ -48,7 +48,9 @@ def client_of(header: str | None) -> str:
 
 
 def requires(role: Role) -> Callable[[F], F]:
-    """Guards a view: 401 without a valid token, 403 with a client token on an admin view."""
+    """Guards a view: 401 without a valid token, 403 with a client token on an admin view.
+    Sets `g.client` (see `client_of`) and `g.role`: `admin` for every request when no token
+    is configured."""
 
     def decorate(view: F) -> F:
         @wraps(view)
@@ -56,12 +58,15 @@ def requires(role: Role) -> Callable[[F], F]:
             from web.services import services
 
             settings = services().settings
+            header = request.headers.get("Authorization")
+            granted: Role | None = "admin"  # with no token configured, everyone is everyone
             if settings.client_tokens or settings.admin_tokens:
-                granted = role_of(request.headers.get("Authorization"), settings)
+                granted = role_of(header, settings)
                 if granted is None:
                     raise Unauthorized("a valid bearer token is required")
                 if role == "admin" and granted != "admin":
                     raise Forbidden("this needs an admin token")
+            g.client, g.role = client_of(header), granted
             return view(*args, **kwargs)
 
         return guarded  # type: ignore[return-value]

@@ -2,7 +2,8 @@
 
 from flask import Blueprint, Response
 
-from tasks.queues import COLOUR_TASK
+from app.errors import ServiceUnavailable
+from tasks.queues import COLOUR_TASK, SHARED_QUEUE
 from web.auth import requires
 from web.jobs import fetch, json_body, submit
 from web.schemas import colour_request
@@ -16,7 +17,10 @@ blueprint = Blueprint("colours", __name__)
 def create_colour() -> tuple[Response, int, dict[str, str]]:
     s = services()
     colour = colour_request(json_body(), s.settings, s.allowlist)
-    return submit(s.colours, COLOUR_TASK, colour, "colours.get_colour")
+    if not s.registry.live():
+        raise ServiceUnavailable("no live worker can colour outputs")
+    with s.admission.admitted(SHARED_QUEUE, "colours and other jobs"):
+        return submit(s.colours, COLOUR_TASK, colour, "colours.get_colour")
 
 
 @blueprint.get("/colours/<job_id>")

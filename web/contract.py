@@ -115,5 +115,6 @@ def _conform_string(value: str, schema: dict[str, Any], field: str) -> None:
         raise InvalidRequest(field, "must not be empty")
     if len(value) > schema.get("maxLength", len(value)):
         raise InvalidRequest(field, f"at most {schema['maxLength']} characters")
-    if "pattern" in schema and not re.search(schema["pattern"], value):
+    # fullmatch: with search, a pattern's `$` would also match before a trailing newline.
+    if "pattern" in schema and not re.fullmatch(schema["pattern"], value):
         raise InvalidRequest(field, f"must match {schema['pattern']}")

@@ -2,7 +2,7 @@
 
 import logging
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from app.errors import (
@@ -44,8 +44,10 @@ def _unknown(error: UnknownJob) -> tuple[Response, int]:
     return _body(404, str(error))
 
 
-def _unavailable(error: ServiceUnavailable) -> tuple[Response, int]:
-    return _body(503, str(error))
+def _unavailable(error: ServiceUnavailable) -> tuple[Response, int, dict[str, str]]:
+    # Every 503 says when to try again, as a refusal for a full queue does.
+    retry = str(current_app.extensions["greenbar"].settings.retry_after_seconds)
+    return (*_body(503, str(error)), {"Retry-After": retry})
 
 
 def _unauthorized(error: Unauthorized) -> tuple[Response, int, dict[str, str]]:

@@ -1,18 +1,22 @@
 """What POST /runs and POST /colours share: record, send, optionally wait, answer."""
 
 import logging
+import re
 import secrets
 from typing import Any
 
-from flask import Response, jsonify, request, url_for
+from flask import Response, g, jsonify, request, url_for
 
-from app.errors import ServiceUnavailable
+from app.errors import InvalidParameter, ServiceUnavailable, UnknownJob
 from app.logs import event
 from app.runs import FINAL, RunStore
 from web.schemas import wait_seconds
 from web.services import services
 
 log = logging.getLogger(__name__)
+
+
+JOB_ID = re.compile("[0-9a-f]{32}")  # what new_id makes; anything else names no job
 
 
 def new_id() -> str:
@@ -33,7 +37,7 @@ def submit(
     s = services()
     wait = wait_seconds(request.args, s.settings)
     job_id = job_id or new_id()
-    store.enqueue(job_id, job)
+    store.enqueue(job_id, job, g.client)
     queued = store.get(job_id)  # without ?wait the answer is what was recorded: queued
     try:
         s.send(task, [job_id], queue)
@@ -55,9 +59,17 @@ def submit(
 
 
 def fetch(store: RunStore, job_id: str) -> tuple[Response, int]:
-    """The job as it stands, after waiting up to ?wait seconds for it to end."""
-    view = _settled(store, store.wait(job_id, wait_seconds(request.args, services().settings)))
-    return jsonify(view), 200
+    """The job as it stands, after waiting up to ?wait seconds for it to end. Only the client
+    that created it (or an admin) may read it: to anyone else it does not exist (404).
+
+    Raises:
+        UnknownJob: no such job, or not this client's.
+    """
+    wait = wait_seconds(request.args, services().settings)
+    owner = store.owner(job_id) if JOB_ID.fullmatch(job_id) else None
+    if owner is None or (owner not in ("", g.client) and g.role != "admin"):
+        raise UnknownJob(store.kind, job_id)
+    return jsonify(_settled(store, store.wait(job_id, wait))), 200
 
 
 def _settled(store: RunStore, view: dict[str, Any]) -> dict[str, Any]:
@@ -76,8 +88,16 @@ def _settled(store: RunStore, view: dict[str, Any]) -> dict[str, Any]:
 
 
 def json_body() -> object:
-    """The request's JSON body; 415 unless the content type is JSON, 400 if malformed."""
-    return request.get_json()
+    """The request's JSON body; 415 unless the content type is JSON, 400 if malformed.
+
+    Raises:
+        InvalidParameter: nested deeper than the parser recurses (about a thousand levels;
+            the request schemas refuse anything deeper than they describe, naming the field).
+    """
+    try:
+        return request.get_json()
+    except RecursionError:
+        raise InvalidParameter("body", "JSON nested too deep to parse") from None
 
 
 def _release_kata(store: RunStore, job_id: str) -> None:

@@ -1,13 +1,14 @@
 """GET /nodes, POST /pulls and GET /pulls/<id>."""
 
+from contextlib import ExitStack
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, url_for
 
-from app.errors import ServiceUnavailable
+from app.errors import ServiceUnavailable, UnknownJob
 from tasks.queues import PRUNE_TASK, PULL_TASK, node_queue
 from web.auth import requires
-from web.jobs import json_body
+from web.jobs import JOB_ID, json_body
 from web.schemas import image_request
 from web.services import services
 
@@ -45,15 +46,20 @@ def start_pull(image: str) -> dict[str, Any]:
     nodes = sorted(s.registry.nodes())
     if not nodes:
         raise ServiceUnavailable("no live node to pull onto")
-    pull_id = s.pulls.fan_out(
-        image, nodes, lambda i, p, node: s.send(PULL_TASK, [i, p], node_queue(node))
-    )
+    with ExitStack() as places:  # every node's queue takes it, or none is sent
+        for node in nodes:
+            places.enter_context(s.admission.admitted(node_queue(node), "jobs"))
+        pull_id = s.pulls.fan_out(
+            image, nodes, lambda i, p, node: s.send(PULL_TASK, [i, p], node_queue(node))
+        )
     return {**s.pulls.get(pull_id), "state": "pulling"}
 
 
 @blueprint.get("/pulls/<pull_id>")
 @requires("admin")
 def get_pull(pull_id: str) -> tuple[Response, int]:
+    if not JOB_ID.fullmatch(pull_id):
+        raise UnknownJob("pull", pull_id)
     return jsonify(services().pulls.get(pull_id)), 200
 
 

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, Response, request
 
-from app.errors import Busy, KataBusy
+from app.errors import KataBusy
 from app.routing import route_run
 from tasks.queues import RUN_TASK, queue_of
 from web.auth import client_of, requires
@@ -21,21 +21,19 @@ def create_run() -> tuple[Response, int, dict[str, str]]:
     if "kata" in run:  # the client's kata of that name, not another client's
         run["kata_ref"] = s.katas.ref(client_of(request.headers.get("Authorization")), run["kata"])
     queue = queue_of(route_run(run.get("kata_ref"), run.get("track"), s.katas, s.registry.live()))
-    waiting = s.depth.depth(queue)
-    if s.settings.queue_max_waiting and waiting >= s.settings.queue_max_waiting:
-        raise Busy(f"{waiting} runs are waiting in {queue} already", s.settings.retry_after_seconds)
     run_id = new_id()
-    if "kata_ref" not in run:
-        return submit(s.runs, RUN_TASK, run, "runs.get_run", queue, run_id)
-    claim = s.settings.visibility_timeout_seconds + s.settings.longest_run_seconds
-    holder = s.katas.claim(run["kata_ref"], run_id, claim)
-    if holder is not None:
-        raise KataBusy(f"kata {run['kata']} has a run in progress ({holder}): one at a time")
-    try:
-        return submit(s.runs, RUN_TASK, run, "runs.get_run", queue, run_id)
-    except Exception:
-        s.katas.release(run["kata_ref"], run_id)
-        raise
+    with s.admission.admitted(queue, "runs"):
+        if "kata_ref" not in run:
+            return submit(s.runs, RUN_TASK, run, "runs.get_run", queue, run_id)
+        claim = s.settings.visibility_timeout_seconds + s.settings.longest_run_seconds
+        holder = s.katas.claim(run["kata_ref"], run_id, claim)
+        if holder is not None:
+            raise KataBusy(f"kata {run['kata']} has a run in progress ({holder}): one at a time")
+        try:
+            return submit(s.runs, RUN_TASK, run, "runs.get_run", queue, run_id)
+        except Exception:
+            s.katas.release(run["kata_ref"], run_id)
+            raise
 
 
 @blueprint.get("/runs/<job_id>")

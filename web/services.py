@@ -7,6 +7,7 @@ from typing import Any
 import redis
 from flask import current_app
 
+from app.admission import Admission
 from app.allowlist import Allowlist
 from app.config import Settings
 from app.katas import KataStore
@@ -27,6 +28,7 @@ class Services:
     allowlist: Allowlist
     katas: KataStore
     depth: QueueDepth
+    admission: Admission
     metrics: Metrics
     tracks: TrackStore
     pulls: PullStore
