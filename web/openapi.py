@@ -43,9 +43,21 @@ def _operation(summary: str, codes: list[int], ok: dict[str, Any], **extra: Any)
     return {"summary": summary, "responses": _responses(codes, ok), **extra}
 
 
-def _body(name: str) -> dict[str, Any]:
+def _body(name: str, settings: Settings) -> dict[str, Any]:
     schema = {"$ref": f"#/components/schemas/{name}"}
-    return {"required": True, "content": {"application/json": {"schema": schema}}}
+    media = {"schema": schema, "example": _example(name, settings)}
+    return {"required": True, "content": {"application/json": media}}
+
+
+def _example(name: str, settings: Settings) -> dict[str, Any]:
+    """A request that this deployment accepts (its first allowlisted image)."""
+    image = settings.images[0] if settings.images else "greenbar/busybox-sh"
+    examples: dict[str, dict[str, Any]] = {
+        "RunRequest": {"image": image, "files": {"cyber-dojo.sh": "echo PASSED"}},
+        "ColourRequest": {"image": image, "stdout": "PASSED\n", "stderr": "", "status": 0},
+        "ImageRequest": {"image": image},
+    }
+    return examples[name]
 
 
 def _wait(settings: Settings) -> dict[str, Any]:
@@ -57,26 +69,47 @@ def _path_parameter(name: str) -> dict[str, Any]:
     return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
 
 
+def _linked(operation: dict[str, Any], to: str, parameter: str) -> dict[str, Any]:
+    """`operation` whose created answers (200, 202) link to `to`, given their id (a client,
+    and schemathesis's stateful phase, follow it: create, then read)."""
+    link = {to: {"operationId": to, "parameters": {parameter: "$response.body#/id"}}}
+    for code in ("200", "202"):
+        if code in operation["responses"]:
+            operation["responses"][code]["links"] = link
+    return operation
+
+
 def _jobs(settings: Settings, kind: str, summary: str, body: str) -> dict[str, Any]:
     """POST /<kind>s and GET /<kind>s/{job_id}: runs and colours have the same shape."""
     posted = [200, 202, 400, 401, 413, 415, 422, 503] + ([409] if kind == "run" else [])
-    post = _operation(summary, posted, JOB, requestBody=_body(body), parameters=[_wait(settings)])
+    post = _operation(
+        summary, posted, JOB, requestBody=_body(body, settings), parameters=[_wait(settings)]
+    )
+    post = _linked(post, f"get_{kind}", "job_id")
     read = [200, 400, 401, 404, 503]
     get = _operation(
-        f"A {kind}", read, JOB, parameters=[_wait(settings), _path_parameter("job_id")]
+        f"A {kind}",
+        read,
+        JOB,
+        parameters=[_wait(settings), _path_parameter("job_id")],
+        operationId=f"get_{kind}",
     )
     return {f"/{kind}s": {"post": post}, f"/{kind}s/{{job_id}}": {"get": get}}
 
 
 def _paths(settings: Settings) -> dict[str, Any]:
     admin_post = [200, 202, 400, 401, 403, 413, 415, 422, 503]
-    image = _body("ImageRequest")
+    image = _body("ImageRequest", settings)
     return {
         **_jobs(settings, "run", "Run files", "RunRequest"),
         **_jobs(settings, "colour", "Colour outputs", "ColourRequest"),
         "/nodes": {"get": _operation("Live nodes", [200, 401, 503], ANY_OBJECT)},
         "/pulls": {
-            "post": _operation("Pull onto every node", admin_post, ANY_OBJECT, requestBody=image)
+            "post": _linked(
+                _operation("Pull onto every node", admin_post, ANY_OBJECT, requestBody=image),
+                "get_pull",
+                "pull_id",
+            )
         },
         "/pulls/{pull_id}": {
             "get": _operation(
@@ -84,6 +117,7 @@ def _paths(settings: Settings) -> dict[str, Any]:
                 [200, 401, 403, 404, 503],
                 ANY_OBJECT,
                 parameters=[_path_parameter("pull_id")],
+                operationId="get_pull",
             )
         },
         "/prunes": {"post": _operation("Prune every node now", [202, 401, 403, 503], ANY_OBJECT)},
