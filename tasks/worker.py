@@ -12,8 +12,9 @@ from celery.signals import setup_logging, worker_ready, worker_shutdown
 
 from app import logs
 from app.config import Settings
-from app.context import HEARTBEAT_SECONDS
+from app.context import HEARTBEAT_SECONDS, NodeContext
 from app.engine import Engine
+from app.errors import GreenbarError
 from app.heartbeat import Heartbeat
 from app.pool import PoolKeeper, WarmPool
 from app.supervisor import SupervisorVolume
@@ -44,6 +45,7 @@ def _on_ready(sender: object, **_: object) -> None:
         log.warning("reaped %d containers left by a dead worker: %s", len(reaped), reaped)
     name = str(getattr(sender, "hostname", context.settings.node))
     settings = context.settings
+    _ensure_evaluator(context)  # before the heartbeat: a live worker can colour
     heartbeat = Heartbeat(
         context.registry,
         context.engine,
@@ -56,9 +58,7 @@ def _on_ready(sender: object, **_: object) -> None:
     heartbeat.start()
     _heartbeats.append(heartbeat)
     if settings.pulls_enabled:
-        wanted = to_prepull(settings.images, settings.tracks, context.tracks)
-        held = {found["image"] for found in context.images.held([settings.evaluator_image])}
-        for image in wanted + ([] if held else [settings.evaluator_image]):
+        for image in to_prepull(settings.images, settings.tracks, context.tracks):
             celery.send_task(PULL_TASK, args=[image, None], queue=node_queue(settings.node))
     if settings.pool_size > 0:
         engine = Engine.from_env()  # the keeper's own: docker-py clients are not shared
@@ -72,6 +72,18 @@ def _on_ready(sender: object, **_: object) -> None:
         )
         keeper.start()
         _keepers.append(keeper)
+
+
+def _ensure_evaluator(context: NodeContext) -> None:
+    """Pulls the evaluator image (where rag lambdas run) if the node lacks it and pulls are
+    enabled; a failure is logged, and colours say the image is missing until it is there."""
+    image = context.settings.evaluator_image
+    if not context.settings.pulls_enabled or context.images.held([image]):
+        return
+    try:
+        context.images.pull(image, lambda event: None)
+    except GreenbarError as error:
+        log.error("could not pull the evaluator image %s: %s", image, error)
 
 
 @worker_shutdown.connect

@@ -127,8 +127,9 @@ def test_the_engines_do_not_see_each_others_containers(
         cleanup.callback(on_a.remove, force=True)
         on_b = client_b.containers.create(busybox_on_b, ["true"], network_mode="none")
         cleanup.callback(on_b.remove, force=True)
-        ids_a = {c.id for c in docker_client.containers.list(all=True)}
-        ids_b = {c.id for c in client_b.containers.list(all=True)}
+        # Summaries, not containers.list(): that inspects each one, racing with removals.
+        ids_a = {c["Id"] for c in docker_client.api.containers(all=True)}
+        ids_b = {c["Id"] for c in client_b.api.containers(all=True)}
         assert on_a.id in ids_a and on_a.id not in ids_b
         assert on_b.id in ids_b and on_b.id not in ids_a
 

@@ -30,9 +30,9 @@ def guarded_redis() -> Iterator[str]:
     """A private Redis that wants a password; yields its URL, password included."""
     port = free_port()
     server = shutil.which("redis-server") or "redis-server"
+    options = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
     process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        + ["--requirepass", PASSWORD],
+        [server, "--port", str(port), *options, "--requirepass", PASSWORD],
         stdout=subprocess.DEVNULL,
     )
     client = redis.Redis(port=port, password=PASSWORD)
@@ -66,7 +66,7 @@ def _shows_no_secret(text: str, where: str) -> None:
 
 
 def test_flowers_view_of_the_worker_and_its_configuration_shows_no_secret(secretive):
-    worker, flower = secretive
+    _, flower = secretive
     url = f"{flower}/api/workers?refresh=1"
     wait_until(lambda: b"secret-node" in get(url, CREDENTIALS)[1], 30, "Flower to see the worker")
     status, body = get(url, CREDENTIALS)
