@@ -130,9 +130,7 @@ def test_the_request_holds_the_limits_then_the_deletes_then_each_file_then_its_e
     sent = request(Limits(7, 51201, 16, 1024), files, deleted=["old.txt"])
     frames = _frames(sent, b"GBRUN01\n")
     assert [kind for kind, _ in frames] == ["L", "D", "F", "F", "F", "E"]
-    assert frames[0][1] == (
-        b"max_ms=7000\nout_cap=51201\ncreated_max=16\nkept_max=1024\nnproc=0\n"
-    )
+    assert frames[0][1] == (b"max_ms=7000\nout_cap=51201\ncreated_max=16\nkept_max=1024\nnproc=0\n")
     assert frames[1][1] == b"old.txt"
     assert [_file(payload) for _, payload in frames[2:5]] == [
         (name, 0o755, content.encode()) for name, content in files.items()
