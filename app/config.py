@@ -1,21 +1,19 @@
 """Configuration from environment variables: one field, one `GREENBAR_<FIELD>` variable.
 
-Every field below is documented in README.md; a test keeps the two in step.
+Every field below is documented in README.md; a test keeps the two in step. What each may be
+is in app/config_rules.py: a Settings that breaks a rule cannot be made.
 """
 
 import dataclasses
-import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.config_rules import contradictions, out_of_bounds, variable, weakened
 from app.errors import ConfigError
 
 BUNDLED_IMAGES = ("greenbar/busybox-sh", "greenbar/python-pytest")
-# A name as dockerd's configuration registers it (runc, runsc, io.containerd.runc.v2), never a
-# path or flags: the engine, not greenbar, says which binary and arguments it stands for.
-RUNTIME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 
 @dataclass(frozen=True)
@@ -99,36 +97,30 @@ class Settings:
         """Reads every `GREENBAR_<FIELD>` present in `env`; `overrides` win over both.
 
         Raises:
-            ConfigError: a variable cannot be converted to its field's type.
+            ConfigError: a variable cannot be converted to its field's type, or breaks a rule.
         """
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
-            name = "GREENBAR_" + f.name.upper()
+            name = variable(f.name)
             if name in env:
                 values[f.name] = _convert(name, env[name], f.type)
         values.update(overrides)
-        settings = cls(**values)
-        settings.check()
-        return settings
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        # Here rather than in from_env: dataclasses.replace and a Settings made by hand are
+        # held to the same rules.
+        self.check()
 
     def check(self) -> None:
-        """Raises ConfigError when two settings contradict each other."""
-        if not 1 <= self.max_seconds_default <= self.max_seconds_limit:
-            raise ConfigError("GREENBAR_MAX_SECONDS_DEFAULT must be between 1 and the limit")
-        if self.request_max_kib < 2 * self.files_max_kib:
-            raise ConfigError("GREENBAR_REQUEST_MAX_KIB must be at least twice FILES_MAX_KIB")
-        if not (self.uid_base > 0 and self.uid_count > 0 and self.last_uid < 2**31):
-            raise ConfigError("GREENBAR_UID_BASE and _COUNT must give uids from 1 to 2**31-1")
-        if (
-            not 0 < self.supervisor_uid < 2**31
-            or self.uid_base <= self.supervisor_uid <= self.last_uid
-        ):
-            raise ConfigError(
-                "GREENBAR_SUPERVISOR_UID must be a non-zero uid outside the run range"
-            )
-
-        if not RUNTIME_NAME.fullmatch(self.runtime):
-            raise ConfigError(f"GREENBAR_RUNTIME={self.runtime!r} is not a runtime name")
+        """Raises ConfigError naming every variable that breaks a rule, and the rule: a
+        number out of its range, a defence of the sandbox switched off, or settings that
+        contradict each other (looked at once every number is in range)."""
+        problems = out_of_bounds(self) + weakened(self)
+        if not problems:
+            problems = contradictions(self)
+        if problems:
+            raise ConfigError("\n".join(problems))
 
     @property
     def last_uid(self) -> int:
