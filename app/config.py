@@ -5,6 +5,8 @@ is in app/config_rules.py: a Settings that breaks a rule cannot be made.
 """
 
 import dataclasses
+import difflib
+import logging
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,7 +15,24 @@ from typing import Any
 from app.config_rules import contradictions, out_of_bounds, variable, weakened
 from app.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 BUNDLED_IMAGES = ("greenbar/busybox-sh", "greenbar/python-pytest")
+# GREENBAR_* variables read outside Settings, which a start must not warn of.
+OTHER_VARIABLES = frozenset(
+    {
+        "GREENBAR_SHA",  # web/__init__.py: the commit GET /sha names (a build argument)
+        "GREENBAR_FLOWER_PORT",  # Procfile, docker-compose.yml: Flower's port
+        "GREENBAR_FLOWER_BASIC_AUTH",  # scripts/flower.sh: Flower's basic auth
+        "GREENBAR_RUNSC_PLATFORM",  # scripts/lib.sh: gVisor's platform
+        "GREENBAR_WORKER_NAME",  # tasks/node.py: a worker names itself to its pool children
+        "GREENBAR_URL",  # cli/main.py: the API the command line speaks to
+        "GREENBAR_TOKEN",  # cli/main.py: its bearer token
+        # Fields of the server's branch (edge); harmless here once they are fields.
+        "GREENBAR_BIND",
+        "GREENBAR_INSECURE_OPEN",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -130,6 +149,26 @@ class Settings:
     def longest_run_seconds(self) -> int:
         """The longest a run's container may live, with room for start and teardown."""
         return self.max_seconds_limit + 30
+
+
+def unknown_variables(env: Mapping[str, str]) -> dict[str, str | None]:
+    """Each `GREENBAR_*` name in `env` that greenbar does not read, with the closest name it
+    does (None when none is close): a mistyped name is otherwise silently ignored."""
+    known = {variable(f.name) for f in dataclasses.fields(Settings)} | OTHER_VARIABLES
+    stems = {name.removeprefix("GREENBAR_"): name for name in known}
+    unknown: dict[str, str | None] = {}
+    for name in sorted(env):
+        if name.startswith("GREENBAR_") and name not in known:
+            close = difflib.get_close_matches(name.removeprefix("GREENBAR_"), stems, n=1)
+            unknown[name] = stems[close[0]] if close else None
+    return unknown
+
+
+def warn_of_unknown_variables(env: Mapping[str, str]) -> None:
+    """Logs a warning for each `GREENBAR_*` name in `env` that greenbar does not read."""
+    for name, closest in unknown_variables(env).items():
+        guess = f"; did you mean {closest}?" if closest else ""
+        log.warning("%s is not a greenbar setting and is ignored%s", name, guess)
 
 
 def _convert(name: str, raw: str, kind: Any) -> Any:

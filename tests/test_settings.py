@@ -1,14 +1,25 @@
-"""Settings refuse nonsense and unsafe values at start, naming the variable and the rule
-(issue 12, item 7)."""
+"""Settings refuse nonsense and unsafe values at start, naming the variable and the rule, and
+a start warns of each GREENBAR_* name greenbar does not read (issue 12, item 7)."""
 
 import dataclasses
+import logging
+import os
 import re
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
-from app.config import Settings
+from app.config import OTHER_VARIABLES, Settings, unknown_variables, warn_of_unknown_variables
 from app.config_rules import BOUNDS
 from app.errors import ConfigError
+from tests.helpers import free_port
+from web import create_app
+
+ROOT = Path(__file__).resolve().parents[1]
+START_SECONDS = 30
 
 
 def refusal(env: dict[str, str]) -> str:
@@ -133,3 +144,75 @@ def test_every_problem_is_named_at_once():
     said = refusal({"GREENBAR_POOL_SIZE": "-3", "GREENBAR_NETWORK": "host", "GREENBAR_CPUS": "0"})
     named = {line.split("=")[0] for line in said.splitlines()}
     assert named == {"GREENBAR_POOL_SIZE", "GREENBAR_CPUS", "GREENBAR_NETWORK"}
+
+
+# Names greenbar does not read.
+
+
+def test_a_mistyped_name_is_reported_with_the_closest_known_one():
+    env = {"GREENBAR_MEMORY_MB": "512", "GREENBAR_POOLSIZE": "2", "GREENBAR_XYZZY": "1"}
+    assert unknown_variables(env) == {
+        "GREENBAR_MEMORY_MB": "GREENBAR_MEMORY_MIB",
+        "GREENBAR_POOLSIZE": "GREENBAR_POOL_SIZE",
+        "GREENBAR_XYZZY": None,
+    }
+
+
+def test_settings_names_read_elsewhere_and_other_names_are_not_reported():
+    env = {name: "1" for name in OTHER_VARIABLES} | {"GREENBAR_MEMORY_MIB": "512", "HOME": "/"}
+    assert unknown_variables(env) == {}
+
+
+def test_the_warning_names_the_variable_and_suggests_the_closest(caplog):
+    with caplog.at_level(logging.WARNING, logger="app.config"):
+        warn_of_unknown_variables({"GREENBAR_MEMORY_MB": "512"})
+    assert caplog.messages == [
+        "GREENBAR_MEMORY_MB is not a greenbar setting and is ignored;"
+        " did you mean GREENBAR_MEMORY_MIB?"
+    ]
+
+
+def test_every_greenbar_variable_read_by_greenbar_is_a_setting_or_listed_as_read_elsewhere():
+    readers = [ROOT / "Procfile", ROOT / "docker-compose.yml", ROOT / "Dockerfile"]
+    for folder in ("app", "web", "tasks", "cli", "scripts"):
+        readers += [p for p in (ROOT / folder).rglob("*") if p.suffix in (".py", ".sh")]
+    named = {n for p in readers for n in re.findall(r"GREENBAR_[A-Z0-9_]+", p.read_text())}
+    known = {f"GREENBAR_{f.name.upper()}" for f in dataclasses.fields(Settings)}
+    assert named - known - OTHER_VARIABLES == set()
+
+
+def test_the_web_app_warns_of_a_mistyped_name_as_it_starts(monkeypatch, caplog):
+    monkeypatch.setenv("GREENBAR_MEMORY_MB", "512")
+    with caplog.at_level(logging.WARNING, logger="app.config"):
+        create_app()
+    assert any("did you mean GREENBAR_MEMORY_MIB?" in m for m in caplog.messages)
+
+
+@pytest.mark.parametrize("command", [["worker", "--pool", "solo"], ["beat"]])
+def test_worker_and_beat_warn_of_a_mistyped_name_as_they_start(command, tmp_path):
+    # Redis is a port nothing answers on: each retries it for ever, after its start.
+    env = {
+        **os.environ,
+        "GREENBAR_MEMORY_MB": "512",
+        "GREENBAR_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+    }
+    extra = ["--schedule", str(tmp_path / "schedule")] if command == ["beat"] else []
+    celery = Path(sys.executable).parent / "celery"
+    log = tmp_path / "log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(celery), "-A", "tasks.worker", *command, *extra],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + START_SECONDS
+        while "GREENBAR_MEMORY_MB" not in log.read_text() and time.monotonic() < deadline:
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.1)
+    finally:
+        process.kill()
+        process.wait()
+    assert "did you mean GREENBAR_MEMORY_MIB?" in log.read_text()
