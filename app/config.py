@@ -1,21 +1,38 @@
 """Configuration from environment variables: one field, one `GREENBAR_<FIELD>` variable.
 
-Every field below is documented in README.md; a test keeps the two in step.
+Every field below is documented in README.md; a test keeps the two in step. What each may be
+is in app/config_rules.py: a Settings that breaks a rule cannot be made.
 """
 
 import dataclasses
-import re
+import difflib
+import logging
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.config_rules import contradictions, out_of_bounds, variable, weakened
 from app.errors import ConfigError
 
+log = logging.getLogger(__name__)
+
 BUNDLED_IMAGES = ("greenbar/busybox-sh", "greenbar/python-pytest")
-# A name as dockerd's configuration registers it (runc, runsc, io.containerd.runc.v2), never a
-# path or flags: the engine, not greenbar, says which binary and arguments it stands for.
-RUNTIME_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+# GREENBAR_* variables read outside Settings, which a start must not warn of.
+OTHER_VARIABLES = frozenset(
+    {
+        "GREENBAR_SHA",  # web/__init__.py: the commit GET /sha names (a build argument)
+        "GREENBAR_FLOWER_PORT",  # Procfile, docker-compose.yml: Flower's port
+        "GREENBAR_FLOWER_BASIC_AUTH",  # scripts/flower.sh: Flower's basic auth
+        "GREENBAR_RUNSC_PLATFORM",  # scripts/lib.sh: gVisor's platform
+        "GREENBAR_WORKER_NAME",  # tasks/node.py: a worker names itself to its pool children
+        "GREENBAR_URL",  # cli/main.py: the API the command line speaks to
+        "GREENBAR_TOKEN",  # cli/main.py: its bearer token
+        # Fields of the server's branch (edge); harmless here once they are fields.
+        "GREENBAR_BIND",
+        "GREENBAR_INSECURE_OPEN",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -99,36 +116,30 @@ class Settings:
         """Reads every `GREENBAR_<FIELD>` present in `env`; `overrides` win over both.
 
         Raises:
-            ConfigError: a variable cannot be converted to its field's type.
+            ConfigError: a variable cannot be converted to its field's type, or breaks a rule.
         """
         values: dict[str, Any] = {}
         for f in dataclasses.fields(cls):
-            name = "GREENBAR_" + f.name.upper()
+            name = variable(f.name)
             if name in env:
                 values[f.name] = _convert(name, env[name], f.type)
         values.update(overrides)
-        settings = cls(**values)
-        settings.check()
-        return settings
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        # Here rather than in from_env: dataclasses.replace and a Settings made by hand are
+        # held to the same rules.
+        self.check()
 
     def check(self) -> None:
-        """Raises ConfigError when two settings contradict each other."""
-        if not 1 <= self.max_seconds_default <= self.max_seconds_limit:
-            raise ConfigError("GREENBAR_MAX_SECONDS_DEFAULT must be between 1 and the limit")
-        if self.request_max_kib < 2 * self.files_max_kib:
-            raise ConfigError("GREENBAR_REQUEST_MAX_KIB must be at least twice FILES_MAX_KIB")
-        if not (self.uid_base > 0 and self.uid_count > 0 and self.last_uid < 2**31):
-            raise ConfigError("GREENBAR_UID_BASE and _COUNT must give uids from 1 to 2**31-1")
-        if (
-            not 0 < self.supervisor_uid < 2**31
-            or self.uid_base <= self.supervisor_uid <= self.last_uid
-        ):
-            raise ConfigError(
-                "GREENBAR_SUPERVISOR_UID must be a non-zero uid outside the run range"
-            )
-
-        if not RUNTIME_NAME.fullmatch(self.runtime):
-            raise ConfigError(f"GREENBAR_RUNTIME={self.runtime!r} is not a runtime name")
+        """Raises ConfigError naming every variable that breaks a rule, and the rule: a
+        number out of its range, a defence of the sandbox switched off, or settings that
+        contradict each other (looked at once every number is in range)."""
+        problems = out_of_bounds(self) + weakened(self)
+        if not problems:
+            problems = contradictions(self)
+        if problems:
+            raise ConfigError("\n".join(problems))
 
     @property
     def last_uid(self) -> int:
@@ -138,6 +149,26 @@ class Settings:
     def longest_run_seconds(self) -> int:
         """The longest a run's container may live, with room for start and teardown."""
         return self.max_seconds_limit + 30
+
+
+def unknown_variables(env: Mapping[str, str]) -> dict[str, str | None]:
+    """Each `GREENBAR_*` name in `env` that greenbar does not read, with the closest name it
+    does (None when none is close): a mistyped name is otherwise silently ignored."""
+    known = {variable(f.name) for f in dataclasses.fields(Settings)} | OTHER_VARIABLES
+    stems = {name.removeprefix("GREENBAR_"): name for name in known}
+    unknown: dict[str, str | None] = {}
+    for name in sorted(env):
+        if name.startswith("GREENBAR_") and name not in known:
+            close = difflib.get_close_matches(name.removeprefix("GREENBAR_"), stems, n=1)
+            unknown[name] = stems[close[0]] if close else None
+    return unknown
+
+
+def warn_of_unknown_variables(env: Mapping[str, str]) -> None:
+    """Logs a warning for each `GREENBAR_*` name in `env` that greenbar does not read."""
+    for name, closest in unknown_variables(env).items():
+        guess = f"; did you mean {closest}?" if closest else ""
+        log.warning("%s is not a greenbar setting and is ignored%s", name, guess)
 
 
 def _convert(name: str, raw: str, kind: Any) -> Any:

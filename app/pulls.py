@@ -2,7 +2,7 @@
 
 Keys:
     greenbar:pull:<id>                  hash: image, created_at, node:<name> -> JSON state
-    greenbar:pull-lock:<node>:<image>   held while that node pulls that image
+    greenbar:pull-lock:<node>:<image>   held while that node pulls that image (app/locks.py)
 """
 
 import json
@@ -12,7 +12,9 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import redis
+from redis.lock import Lock
 
+from app import locks
 from app.errors import UnknownJob
 from app.puller import PullState
 from app.store import translated
@@ -27,6 +29,7 @@ class PullStore:
         self._redis = client
         self._ttl = ttl
         self._now = now
+        self._held: dict[tuple[str, str], Lock] = {}  # the pull locks this process holds
 
     def create(self, pull_id: str, image: str, nodes: Iterable[str]) -> None:
         asked = json.dumps({"state": "pulling", "digest": "", "progress": {}, "error": ""})
@@ -70,16 +73,24 @@ class PullStore:
 
     def lock(self, node: str, image: str) -> bool:
         """Takes the lock for pulling `image` on `node`; False if a pull holds it already."""
+        held = locks.lock(self._redis, _lock(node, image), LOCK_SECONDS)
         with translated():
-            return bool(self._redis.set(_lock(node, image), 1, nx=True, ex=LOCK_SECONDS))
+            if not held.acquire(blocking=False):
+                return False
+        self._held[(node, image)] = held
+        return True
 
     def is_locked(self, node: str, image: str) -> bool:
         with translated():
             return bool(self._redis.exists(_lock(node, image)))
 
     def unlock(self, node: str, image: str) -> None:
-        with translated():
-            self._redis.delete(_lock(node, image))
+        """Releases the lock this store took for `image` on `node`, if it still holds it: a
+        pull that outlived its lock leaves the next pull's alone."""
+        held = self._held.pop((node, image), None)
+        if held is not None:
+            with translated():
+                locks.release(held)
 
 
 def _lock(node: str, image: str) -> str:

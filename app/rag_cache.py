@@ -11,7 +11,7 @@ something unreadable, so a broken .py is reported rather than silently passed ov
 
 Keys:
     greenbar:rag:<digest>          RagLambda.encode(), or MISSING; TTL refreshed on use
-    greenbar:rag:<digest>:reading  held (SET NX) by the one process reading the image
+    greenbar:rag:<digest>:reading  held by the one process reading the image (app/locks.py)
     greenbar:rag:reads             a hash, digest -> how many times the image was read
 """
 
@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 import redis
 
+from app import locks
 from app.engine import Engine, ImageFile
 from app.metrics import Metrics
 from app.rag_lambda import MISSING, Language, RagLambda
@@ -88,13 +89,14 @@ class RagCache:
     def fetch(self, digest: str) -> RagLambda | None:
         """The lambda from Redis, reading the image (once, whoever asks) on a miss."""
         key = f"greenbar:rag:{digest}"
+        reading = locks.lock(self._redis, f"{key}:reading", READ_LOCK_SECONDS)
         with translated():
             raw = self._redis.getex(key, ex=self._ttl)
-            if raw is None and self._redis.set(f"{key}:reading", 1, nx=True, ex=READ_LOCK_SECONDS):
+            if raw is None and reading.acquire(blocking=False):
                 try:
                     raw = self._read_into_cache(digest)
                 finally:
-                    self._redis.delete(f"{key}:reading")
+                    locks.release(reading)
             elif raw is None:
                 raw = self._await_reader(digest)
             else:

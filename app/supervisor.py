@@ -4,7 +4,7 @@ deployment and version, mounted read-only at /greenbar. A volume, not a host pat
 directory reaches a sandbox, and images need nothing of greenbar's.
 
 Keys:
-    greenbar:supervisor:<node>:<volume>:loading   held (SET NX) by the one process loading it
+    greenbar:supervisor:<node>:<volume>:loading   held by the one process loading it (app/locks.py)
 """
 
 import hashlib
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import redis
 
+from app import locks
 from app.config import Settings
 from app.engine import Engine
 from app.errors import ConfigError
@@ -86,15 +87,16 @@ class SupervisorVolume:
         lends the created, never started, container that loads it."""
         if self._ready:
             return self.name
-        lock = f"greenbar:supervisor:{self._settings.node}:{self.name}:loading"
+        key = f"greenbar:supervisor:{self._settings.node}:{self.name}:loading"
+        loading = locks.lock(self._redis, key, LOAD_LOCK_SECONDS)
         with translated():
-            while not self._redis.set(lock, 1, nx=True, ex=LOAD_LOCK_SECONDS):
+            while not loading.acquire(blocking=False):
                 self._sleep(POLL_SECONDS)
         try:
             self._load(image_id)
         finally:
             with translated():
-                self._redis.delete(lock)
+                locks.release(loading)
         self._ready = True
         return self.name
 

@@ -11,7 +11,7 @@ import os
 from celery.signals import setup_logging, worker_ready, worker_shutdown
 
 from app import logs
-from app.config import Settings
+from app.config import Settings, warn_of_unknown_variables
 from app.context import HEARTBEAT_SECONDS, NodeContext
 from app.engine import Engine
 from app.errors import GreenbarError
@@ -35,6 +35,7 @@ _keepers: list[PoolKeeper] = []
 def _json_logs(loglevel: str | int | None = None, **_: object) -> None:
     # Connected, this replaces Celery's own logging set-up: its lines become JSON too.
     logs.configure(loglevel or "INFO")
+    warn_of_unknown_variables(os.environ)  # once per worker or beat, as it starts
 
 
 @worker_ready.connect

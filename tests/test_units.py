@@ -401,8 +401,8 @@ def test_settings_convert_each_kind_of_variable():
     env = {
         "GREENBAR_PORT": "8000",
         "GREENBAR_CPUS": "1.5",
-        "GREENBAR_READ_ONLY": "off",
-        "GREENBAR_INIT": " YES ",
+        "GREENBAR_INIT": "off",
+        "GREENBAR_PRUNE_IMAGES": " YES ",
         "GREENBAR_IMAGES": "a/b, c/d:1 ,,",
         "GREENBAR_NODE": "node-7",
         "GREENBAR_UNKNOWN": "ignored",
@@ -410,8 +410,8 @@ def test_settings_convert_each_kind_of_variable():
     settings = Settings.from_env(env)
     assert settings.port == 8000
     assert settings.cpus == 1.5
-    assert settings.read_only is False
-    assert settings.init is True
+    assert settings.init is False
+    assert settings.prune_images is True
     assert settings.images == ("a/b", "c/d:1")
     assert settings.node == "node-7"
 

@@ -12,7 +12,7 @@ from flask import Flask
 from app import logs
 from app.admission import Admission
 from app.allowlist import Allowlist
-from app.config import Settings
+from app.config import Settings, warn_of_unknown_variables
 from app.katas import KataStore
 from app.metrics import Metrics
 from app.pulls import PullStore
@@ -35,8 +35,10 @@ def create_app(settings: Settings | None = None, send: Sender | None = None) -> 
         settings: the deployment's configuration.
         send: sends (task name, arguments, queue or None) to the workers; default: Celery.
     """
-    settings = settings or Settings.from_env(os.environ)
     logs.configure()
+    if settings is None:
+        settings = Settings.from_env(os.environ)
+        warn_of_unknown_variables(os.environ)
     client = connect(settings.redis_url)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.request_max_kib * 1024
