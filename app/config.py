@@ -24,13 +24,12 @@ OTHER_VARIABLES = frozenset(
         "GREENBAR_SHA",  # web/__init__.py: the commit GET /sha names (a build argument)
         "GREENBAR_FLOWER_PORT",  # Procfile, docker-compose.yml: Flower's port
         "GREENBAR_FLOWER_BASIC_AUTH",  # scripts/flower.sh: Flower's basic auth
+        "GREENBAR_FLOWER_BIND",  # scripts/flower.sh: the address Flower listens on
+        "GREENBAR_FLOWER_PUBLISH_ADDRESS",  # scripts/flower.sh, compose: where Flower is reached
         "GREENBAR_RUNSC_PLATFORM",  # scripts/lib.sh: gVisor's platform
         "GREENBAR_WORKER_NAME",  # tasks/node.py: a worker names itself to its pool children
         "GREENBAR_URL",  # cli/main.py: the API the command line speaks to
         "GREENBAR_TOKEN",  # cli/main.py: its bearer token
-        # Fields of the server's branch (edge); harmless here once they are fields.
-        "GREENBAR_BIND",
-        "GREENBAR_INSECURE_OPEN",
     }
 )
 
@@ -44,6 +43,17 @@ class Settings:
     deployment: str = "default"
     node: str = field(default_factory=socket.gethostname)
     port: int = 4587
+    # The API's address (web/gunicorn_conf.py), and the one clients reach it on when that
+    # differs (compose publishes a container's port on a host address; empty: bind). Beyond
+    # loopback it needs tokens, or insecure_open: an open API is everyone's, admin routes too.
+    bind: str = "127.0.0.1"
+    publish_address: str = ""
+    insecure_open: bool = False
+    # The longest a client may take to send a request's body; then 408 (web/edge.py).
+    body_read_seconds: float = 10
+    # gunicorn's gevent processes, and the connections each serves at once (a long poll is one).
+    web_workers: int = 2
+    web_connections: int = 4096
     images: tuple[str, ...] = BUNDLED_IMAGES
     # Run limits.
     max_seconds_default: int = 10

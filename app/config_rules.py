@@ -32,6 +32,9 @@ class Bound:
 DAY, YEAR = 86400, 365 * 86400
 BOUNDS = {
     "port": Bound(1, 65535),
+    "body_read_seconds": Bound(0.1, 300),
+    "web_workers": Bound(1, 256),
+    "web_connections": Bound(16, 1_000_000),
     "max_seconds_default": Bound(1, 3600),
     "max_seconds_limit": Bound(1, 3600),
     # The supervisor refuses a frame over 64 MiB (supervisor/supervisor.h).
@@ -41,7 +44,7 @@ BOUNDS = {
     "files_max_kib": Bound(1, 262144),
     "files_max_depth": Bound(1, 256),
     "request_max_kib": Bound(2, 524288),
-    # Below the 60 s Redis read timeout (app/store.py) and gunicorn's 60 s worker timeout.
+    # Below the 60 s Redis read timeout (app/store.py).
     "wait_max_seconds": Bound(0, 50),
     "result_ttl_seconds": Bound(60, YEAR, "a record must outlive its run"),
     "rag_lambda_seconds": Bound(0.05, 60),
@@ -195,7 +198,38 @@ def contradictions(s: Any) -> list[str]:
         problems.append(
             "GREENBAR_READ_CAP_MIB must hold stdout and stderr at GREENBAR_OUTPUT_LIMIT_KIB"
         )
-    return problems + _names(s)
+    return problems + _names(s) + _open(s)
+
+
+LOOPBACK = re.compile(r"127\.\d+\.\d+\.\d+|localhost|::1|\[::1\]")
+
+
+def is_loopback(address: str) -> bool:
+    return bool(LOOPBACK.fullmatch(address.strip()))
+
+
+def reached_on(s: Any) -> tuple[str, str]:
+    """The address clients reach the API on, and the variable that says so."""
+    if s.publish_address:
+        return s.publish_address, "GREENBAR_PUBLISH_ADDRESS"
+    return s.bind, "GREENBAR_BIND"
+
+
+def open_to_all(s: Any) -> bool:
+    """Whether the API is reachable beyond loopback with no token asked for."""
+    return not (is_loopback(reached_on(s)[0]) or s.client_tokens or s.admin_tokens)
+
+
+def _open(s: Any) -> list[str]:
+    """Listening beyond loopback with no token is refused unless asked for by name."""
+    if not open_to_all(s) or s.insecure_open:
+        return []
+    address, name = reached_on(s)
+    return [
+        f"{name}={address} is beyond loopback with no GREENBAR_CLIENT_TOKENS or"
+        " GREENBAR_ADMIN_TOKENS: anyone who reaches it could run programs and use the admin"
+        " routes. Set tokens, or GREENBAR_INSECURE_OPEN=1 to open it to everyone on purpose"
+    ]
 
 
 def _names(s: Any) -> list[str]:

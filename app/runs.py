@@ -5,6 +5,7 @@ Keys (each with the result TTL), <kind> being `run` or `colour`:
     greenbar:<kind>:<id>          hash: state, image, node, times, result or error
     greenbar:<kind>:<id>:request  the request (files, settings), until a worker finishes it
     greenbar:<kind>:<id>:done     a one-element list, pushed when the job ends; waiters block on it
+Channel greenbar:<kind>:ended carries the id of each job that ends (app/end_notices.py).
 """
 
 import json
@@ -15,6 +16,7 @@ from typing import Any
 
 import redis
 
+from app.end_notices import EndNotices, channel
 from app.errors import StoreUnavailable, UnknownJob
 from app.store import translated
 
@@ -40,6 +42,8 @@ class RunStore:
         ttl: seconds a record lives after its last change.
         now: wall-clock seconds since the epoch.
         kind: `run` or `colour`; each kind has keys of its own.
+        notices: the process's shared subscription to ends, for `wait`; without it a waiter
+            blocks a Redis connection of its own.
     """
 
     def __init__(
@@ -49,8 +53,10 @@ class RunStore:
         now: Callable[[], float] = time.time,
         kind: str = "run",
         sleep: Callable[[float], None] = time.sleep,
+        notices: EndNotices | None = None,
     ) -> None:
         self._sleep = sleep
+        self._notices = notices
         self._redis = client
         self._ttl = ttl
         self._now = now
@@ -119,6 +125,7 @@ class RunStore:
             pipe.delete(self._key(run_id, ":done"))
             pipe.rpush(self._key(run_id, ":done"), state.value)
             pipe.expire(self._key(run_id, ":done"), self._ttl)
+            pipe.publish(channel(self.kind), run_id)
             pipe.execute()
 
     def get(self, run_id: str) -> dict[str, Any]:
@@ -165,12 +172,16 @@ class RunStore:
     def wait(self, run_id: str, seconds: float) -> dict[str, Any]:
         """The run once it is final, or as it stands after `seconds`.
 
-        Several clients may wait on one run: each takes the done marker and puts it back
-        (BLMOVE from a list to itself), which wakes the next.
+        With notices, a waiter holds no connection while it waits. Without, several clients
+        may wait on one run: each takes the done marker and puts it back (BLMOVE from a list
+        to itself), which wakes the next.
         """
         view = self.get(run_id)
         if view["state"] in FINAL or seconds <= 0:
             return view
+        if self._notices is not None:
+            self._notices.wait(self.kind, run_id, lambda: self.ended(run_id), seconds)
+            return self.get(run_id)
         with translated():
             key = self._key(run_id, ":done")
             self._redis.blmove(key, key, seconds, "LEFT", "RIGHT")

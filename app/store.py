@@ -2,6 +2,7 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import redis
 
@@ -13,14 +14,28 @@ CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 60
 
 
-def connect(url: str) -> redis.Redis:
-    """A Redis client for `url`; no connection is made until the first command."""
-    return redis.Redis.from_url(
-        url,
-        socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
-        socket_timeout=READ_TIMEOUT_SECONDS,
-        health_check_interval=30,
+# A caller of a client with `connections` waits this long for a free one, then gets an error.
+POOL_WAIT_SECONDS = 10
+
+
+def connect(url: str, connections: int | None = None) -> redis.Redis:
+    """A Redis client for `url`; no connection is made until the first command.
+
+    Args:
+        connections: the most connections it holds at once (callers wait their turn, up to
+            POOL_WAIT_SECONDS); None: as many as there are callers at once.
+    """
+    options: dict[str, Any] = {
+        "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "socket_timeout": READ_TIMEOUT_SECONDS,
+        "health_check_interval": 30,
+    }
+    if connections is None:
+        return redis.Redis.from_url(url, **options)
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=connections, timeout=POOL_WAIT_SECONDS, **options
     )
+    return redis.Redis(connection_pool=pool)
 
 
 @contextmanager

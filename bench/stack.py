@@ -1,4 +1,5 @@
-"""A private greenbar stack for one benchmark run: Redis, a worker and gunicorn, as subprocesses."""
+"""A private greenbar stack for one benchmark run: Redis, a worker and the API (gunicorn as the
+Procfile runs it), as subprocesses."""
 
 import os
 import socket
@@ -30,8 +31,16 @@ class Stack:
 
 
 @contextmanager
-def private_stack(concurrency: int = 2, **env_overrides: str) -> Iterator[Stack]:
-    """Starts Redis, a Celery worker and the web API, and stops them afterwards."""
+def private_stack(
+    concurrency: int = 2, web: list[str] | None = None, **env_overrides: str
+) -> Iterator[Stack]:
+    """Starts Redis, a Celery worker and the web API, and stops them afterwards.
+
+    Args:
+        concurrency: the worker's pool processes.
+        web: gunicorn's arguments before the application, `{port}` standing for the API's
+            port; default: the Procfile's.
+    """
     redis_port, web_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -39,6 +48,7 @@ def private_stack(concurrency: int = 2, **env_overrides: str) -> Iterator[Stack]
         "GREENBAR_NODE": "bench-node",
         "GREENBAR_WORKER_CONCURRENCY": str(concurrency),
         "GREENBAR_DEPLOYMENT": "bench",
+        "GREENBAR_PORT": str(web_port),
         **env_overrides,
     }
     logs = Path(tempfile.mkdtemp(prefix="greenbar-bench-"))
@@ -47,7 +57,7 @@ def private_stack(concurrency: int = 2, **env_overrides: str) -> Iterator[Stack]
         "worker": [str(VENV_BIN / "celery"), "-A", "tasks.worker", "worker", "-l", "warning"],
         "web": [
             str(VENV_BIN / "gunicorn"),
-            *("--workers", "2", "--threads", "8", "--bind", f"127.0.0.1:{web_port}"),
+            *(a.format(port=web_port) for a in web or ["-c", "web/gunicorn_conf.py"]),
             "web:create_app()",
         ],
     }

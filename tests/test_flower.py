@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 from honcho.environ import parse_procfile
 
@@ -184,3 +185,106 @@ def test_flower_without_basic_auth_keeps_its_api_closed(settings: Settings, tmp_
         assert get(url + "/tasks")[0] == 200
         # Flower 2 serves no API without authentication unless FLOWER_UNAUTHENTICATED_API is set.
         assert get(url + "/api/tasks")[0] == 401
+
+
+# Where Flower listens (issue 12: Flower requires auth whenever it listens beyond loopback).
+
+
+def _listening_on(port: int) -> set[str]:
+    return {
+        c.laddr.ip
+        for c in psutil.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == port
+    }
+
+
+def _flower_script(**env: str) -> "subprocess.CompletedProcess[str]":
+    """scripts/flower.sh with `echo` for Flower: what it would run, or its refusal."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("FLOWER_", "GREENBAR_"))}
+    return subprocess.run(
+        ["sh", "scripts/flower.sh", "echo", "flower"],
+        cwd=ROOT,
+        env={**inherited, **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_flower_listens_on_loopback_by_default(flower: str) -> None:
+    assert _listening_on(int(flower.rsplit(":", 1)[1])) == {"127.0.0.1"}
+
+
+def test_flower_refuses_to_listen_beyond_loopback_without_auth(
+    settings: Settings, tmp_path: Path
+) -> None:
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("FLOWER_")}
+    env = {
+        **inherited,
+        "GREENBAR_REDIS_URL": settings.redis_url,
+        "GREENBAR_FLOWER_PORT": str(free_port()),
+        "GREENBAR_FLOWER_BIND": "0.0.0.0",
+    }
+    done = subprocess.run(
+        ["sh", "-c", procfile_line("flower")],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2
+    assert "Flower would be reached on 0.0.0.0 with no auth" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"GREENBAR_FLOWER_PUBLISH_ADDRESS": "192.0.2.7"},
+        {"GREENBAR_FLOWER_BIND": "0.0.0.0", "GREENBAR_FLOWER_PUBLISH_ADDRESS": "0.0.0.0"},
+        {"GREENBAR_FLOWER_BIND": "0.0.0.0", "GREENBAR_FLOWER_BASIC_AUTH": ""},
+    ],
+)
+def test_flower_reached_beyond_loopback_without_auth_is_refused(env: dict[str, str]) -> None:
+    done = _flower_script(**env)
+    assert done.returncode == 2 and done.stdout == ""
+    assert "with no auth" in done.stderr
+
+
+@pytest.mark.parametrize(
+    "env, address",
+    [
+        ({}, "127.0.0.1"),
+        ({"GREENBAR_FLOWER_BIND": "0.0.0.0", "GREENBAR_FLOWER_BASIC_AUTH": CREDENTIALS}, "0.0.0.0"),
+        ({"GREENBAR_FLOWER_BIND": "0.0.0.0", "FLOWER_AUTH": ".*@example.org"}, "0.0.0.0"),
+        # compose: every interface of its container, published on the host's loopback
+        (
+            {"GREENBAR_FLOWER_BIND": "0.0.0.0", "GREENBAR_FLOWER_PUBLISH_ADDRESS": "127.0.0.1"},
+            "0.0.0.0",
+        ),
+    ],
+)
+def test_flower_starts_on_loopback_or_with_auth(env: dict[str, str], address: str) -> None:
+    done = _flower_script(**env)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["flower", f"--address={address}"]
+    assert done.stderr == ""
+
+
+def test_flower_opened_on_purpose_says_so(settings: Settings) -> None:
+    done = _flower_script(GREENBAR_FLOWER_BIND="0.0.0.0", GREENBAR_INSECURE_OPEN="1")
+    assert done.returncode == 0
+    assert done.stdout.split() == ["flower", "--address=0.0.0.0"]
+    assert (
+        "WARNING GREENBAR_INSECURE_OPEN: Flower is reached on 0.0.0.0 with no auth" in done.stderr
+    )
+
+
+def test_flower_with_basic_auth_may_listen_beyond_loopback(
+    settings: Settings, worker: Any, tmp_path: Path
+) -> None:
+    env = {"GREENBAR_FLOWER_BASIC_AUTH": CREDENTIALS, "GREENBAR_FLOWER_BIND": "0.0.0.0"}
+    with flower_process(settings.redis_url, tmp_path / "flower.log", **env) as url:
+        assert get(url + "/api/workers")[0] == 401
+        assert _listening_on(int(url.rsplit(":", 1)[1])) == {"0.0.0.0"}

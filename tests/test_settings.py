@@ -140,6 +140,51 @@ def test_settings_that_contradict_each_other_are_refused_naming_the_rule(env, ru
     assert rule in refusal(env)
 
 
+# Listening beyond loopback (issue 12, finding 6: the API, admin routes included, was open on
+# 0.0.0.0 by default).
+
+
+def test_the_api_listens_on_loopback_by_default():
+    assert Settings().bind == "127.0.0.1"
+
+
+@pytest.mark.parametrize(
+    "env, named",
+    [
+        ({"GREENBAR_BIND": "0.0.0.0"}, "GREENBAR_BIND=0.0.0.0 is beyond loopback"),
+        ({"GREENBAR_BIND": "10.1.2.3"}, "GREENBAR_BIND=10.1.2.3 is beyond loopback"),
+        (
+            {"GREENBAR_BIND": "0.0.0.0", "GREENBAR_PUBLISH_ADDRESS": "0.0.0.0"},
+            "GREENBAR_PUBLISH_ADDRESS=0.0.0.0 is beyond loopback",
+        ),
+        (
+            {"GREENBAR_BIND": "127.0.0.1", "GREENBAR_PUBLISH_ADDRESS": "192.0.2.7"},
+            "GREENBAR_PUBLISH_ADDRESS=192.0.2.7 is beyond loopback",
+        ),
+    ],
+)
+def test_an_api_reached_beyond_loopback_without_tokens_is_refused(env, named):
+    said = refusal(env)
+    assert named in said
+    assert "GREENBAR_INSECURE_OPEN=1" in said
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"GREENBAR_BIND": "0.0.0.0", "GREENBAR_CLIENT_TOKENS": "a-client"},
+        {"GREENBAR_BIND": "0.0.0.0", "GREENBAR_ADMIN_TOKENS": "an-admin"},
+        {"GREENBAR_BIND": "0.0.0.0", "GREENBAR_INSECURE_OPEN": "1"},
+        # compose: every interface of the container, published on the host's loopback
+        {"GREENBAR_BIND": "0.0.0.0", "GREENBAR_PUBLISH_ADDRESS": "127.0.0.1"},
+        {"GREENBAR_BIND": "::1"},
+        {"GREENBAR_BIND": "localhost"},
+    ],
+)
+def test_an_api_beyond_loopback_with_tokens_or_asked_for_or_on_loopback_is_accepted(env):
+    Settings.from_env(env)
+
+
 def test_every_problem_is_named_at_once():
     said = refusal({"GREENBAR_POOL_SIZE": "-3", "GREENBAR_NETWORK": "host", "GREENBAR_CPUS": "0"})
     named = {line.split("=")[0] for line in said.splitlines()}

@@ -1,5 +1,6 @@
 """greenbar's REST API: the Flask app factory, its composition root."""
 
+import logging
 import os
 import subprocess
 import time
@@ -13,6 +14,8 @@ from app import logs
 from app.admission import Admission
 from app.allowlist import Allowlist
 from app.config import Settings, warn_of_unknown_variables
+from app.config_rules import open_to_all, reached_on
+from app.end_notices import EndNotices
 from app.katas import KataStore
 from app.metrics import Metrics
 from app.pulls import PullStore
@@ -22,9 +25,14 @@ from app.store import connect
 from app.tracks import TrackStore
 from app.workers import WorkerRegistry
 from web import colours, errors, health, metrics, nodes, openapi, runs, tracks
+from web.edge import BodyDeadline
 from web.services import Services
 
+log = logging.getLogger(__name__)
 HEARTBEAT_TTL_SECONDS = 15
+# Redis connections a web process may hold: its many green requests take turns on them
+# rather than each opening one (a thousand long polls would otherwise be a thousand sockets).
+REDIS_CONNECTIONS = 64
 Sender = Callable[[str, list[Any], str | None], None]
 
 
@@ -39,13 +47,18 @@ def create_app(settings: Settings | None = None, send: Sender | None = None) -> 
     if settings is None:
         settings = Settings.from_env(os.environ)
         warn_of_unknown_variables(os.environ)
-    client = connect(settings.redis_url)
+    _warn_if_open(settings)
+    client = connect(settings.redis_url, REDIS_CONNECTIONS)
+    notices = EndNotices(client)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.request_max_kib * 1024
+    app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
+        app.wsgi_app, settings.body_read_seconds, app.config["MAX_CONTENT_LENGTH"]
+    )
     app.extensions["greenbar"] = Services(
         settings=settings,
-        runs=RunStore(client, settings.result_ttl_seconds, time.time, "run"),
-        colours=RunStore(client, settings.result_ttl_seconds, time.time, "colour"),
+        runs=RunStore(client, settings.result_ttl_seconds, time.time, "run", notices=notices),
+        colours=RunStore(client, settings.result_ttl_seconds, time.time, "colour", notices=notices),
         registry=WorkerRegistry(client, HEARTBEAT_TTL_SECONDS, time.time),
         allowlist=Allowlist(settings.images),
         katas=KataStore(client, int(settings.kata_unused_hours * 3600 * 2), time.time),
@@ -67,6 +80,17 @@ def create_app(settings: Settings | None = None, send: Sender | None = None) -> 
     app.register_blueprint(health.blueprint)
     errors.register(app)
     return app
+
+
+def _warn_if_open(settings: Settings) -> None:
+    """Settings refuse an open API beyond loopback unless GREENBAR_INSECURE_OPEN asks for it;
+    when it does, each start says so."""
+    if open_to_all(settings):
+        log.warning(
+            "GREENBAR_INSECURE_OPEN: the API is reached on %s with no tokens: anyone who can"
+            " reach it can run programs and use the admin routes",
+            reached_on(settings)[0],
+        )
 
 
 def _celery_sender(settings: Settings) -> Sender:
