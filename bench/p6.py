@@ -29,6 +29,7 @@ import collections
 import http.client
 import json
 import os
+import random
 import resource
 import secrets
 import signal
@@ -55,6 +56,7 @@ THREADS = ["--workers", "2", "--threads", "8", "--timeout", "60", "--bind", "127
 TRICKLE_LENGTH = 1000
 WAIT_SECONDS = 25
 CLIENT_TIMEOUT_SECONDS = 30
+START_SPREAD_SECONDS = 5
 statuses: collections.Counter[int] = collections.Counter()
 
 
@@ -103,6 +105,7 @@ def run_samples(host: str, port: int, count: int) -> list[float]:
 
 
 def waiter(host: str, port: int, run_id: str) -> None:
+    gevent.sleep(random.uniform(0, START_SPREAD_SECONDS))  # clients do not arrive in step
     while True:
         try:
             request(host, port, "GET", f"/runs/{run_id}?wait={WAIT_SECONDS}")
