@@ -404,7 +404,12 @@ def test_only_a_socket_of_the_evaluators_uid_in_a_real_directory_is_connected(
         assert connected(str(tmp_path / "linked"), os.getuid(), 0.05) is None
         (tmp_path / "linked").symlink_to(elsewhere)
         assert connected(str(tmp_path / "linked"), os.getuid(), 0.05) is None
-        assert connected(str(elsewhere), os.getuid() + 1, 0.05) is None  # another uid's
+        os.chown(elsewhere / SOCKET_NAME, os.getuid() + 1, -1, follow_symlinks=False)
+        assert connected(str(elsewhere), os.getuid(), 0.05) is None  # another uid's socket
+        os.chown(elsewhere / SOCKET_NAME, os.getuid(), -1, follow_symlinks=False)
+        # Another uid's directory: no socket can come, so it does not even start to wait.
+        never = lambda: pytest.fail("it waited")  # noqa: E731
+        assert connected(str(elsewhere), os.getuid() + 1, 5, clock=never) is None
         found = connected(str(elsewhere), os.getuid(), 0.05)
         assert found is not None
         found.close()

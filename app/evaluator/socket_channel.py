@@ -27,8 +27,8 @@ def connected(
     directory: str, uid: int, wait: float, clock: Callable[[], float] = time.monotonic
 ) -> socket.socket | None:
     """A connection to the evaluator's socket in `directory` (the volume's mountpoint, as this
-    process sees it), or None when the directory is not here or no socket of `uid` appears
-    within `wait` seconds."""
+    process sees it), or None when the directory is not here, is not `uid`'s, or no socket of
+    `uid` appears in it within `wait` seconds."""
     try:
         # The directory's contents are the container's: reach them through a descriptor,
         # never a path a symbolic link inside could redirect, and refuse anything but a
@@ -37,6 +37,8 @@ def connected(
     except OSError:
         return None
     try:
+        if os.fstat(folder).st_uid != uid:  # the image gave the volume no directory of `uid`:
+            return None  # an evaluator that cannot listen there; waiting would only cost time
         deadline = clock() + wait
         while clock() < deadline:
             found = _socket(folder, uid)
