@@ -86,9 +86,13 @@ def test_the_evaluator_is_hardened_labelled_and_holds_no_secret(
     (mount,) = inspected["Mounts"]
     assert (mount["Type"], mount["Destination"]) == ("volume", "/greenbar-socket")
     assert not host["Binds"]
-    volume_labels = docker_client.api.inspect_volume(mount["Name"])["Labels"]
-    assert volume_labels["greenbar.worker"] == "test-worker@test-node"
-    assert volume_labels.items() <= config["Labels"].items()
+    volume = docker_client.api.inspect_volume(mount["Name"])
+    assert volume["Labels"]["greenbar.worker"] == "test-worker@test-node"
+    assert volume["Labels"].items() <= config["Labels"].items()
+    assert (volume["Options"]["type"], volume["Options"]["o"].split(",")[:2]) == (
+        "tmpfs",
+        ["size=64k", "nr_inodes=16"],
+    )
     assert "nr_inodes=64" in host["Tmpfs"]["/tmp"]
 
 
@@ -129,6 +133,22 @@ def test_the_resident_evaluator_answers_over_its_socket_and_its_volume_goes_on_c
     assert resident.colour(_call(GREEN)).outcome == "green"
     resident.close()
     wait_until(lambda: not _volume_exists(docker_client, volume), 10, "the volume to go")
+
+
+def test_a_lambda_cannot_fill_the_host_disk_through_the_socket_volume(
+    resident: ResidentEvaluator,
+) -> None:
+    fills = (
+        "os = re.enum.sys.modules['os']\n"
+        "def colour(a, b, c):\n"
+        "    for i in range(20):\n"
+        "        out = os.open(f'/greenbar-socket/{i}', os.O_WRONLY | os.O_CREAT, 0o600)\n"
+        "        os.write(out, b'x' * 60000)\n"
+        "        os.close(out)\n"
+        "    return 'green'\n"
+    )
+    verdict = resident.colour(_call(fills))
+    assert verdict.outcome == "faulty" and "No space left on device" in verdict.log
 
 
 def test_the_socket_volume_goes_when_its_evaluator_dies(

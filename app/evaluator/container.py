@@ -3,8 +3,8 @@
 A rag lambda is code the host did not write, so its container gets less than a run's: no
 network, no host path, no Docker socket, nothing in its environment but the image's own, a
 read-only root, no capabilities, a non-root user of its own, 32 processes and 256 MiB. The one
-volume, the resident evaluator's, is an anonymous one of its own holding only the unix socket
-it answers on; it carries the container's labels and goes with it.
+volume, the resident evaluator's, is an anonymous 64 KiB tmpfs of its own holding only the unix
+socket it answers on; it carries the container's labels and goes with it.
 """
 
 import time
@@ -25,7 +25,18 @@ KIND = "evaluator"
 PREFIX = "greenbar-evaluator-"
 USER = "41967:51967"  # not the sandbox's 41966: runs and evaluators share no uid
 UID = 41967
-SOCKET_DIR = "/greenbar-socket"  # images/evaluator/Dockerfile gives it to UID, mode 0700
+SOCKET_DIR = "/greenbar-socket"
+# The socket volume is a tmpfs the local driver mounts at its mountpoint on the host: a lambda
+# filling it fills 64 KiB of memory (charged to the evaluator), not the host's disk. Only UID,
+# and the worker as root, can reach the socket in it.
+SOCKET_VOLUME = docker.types.DriverConfig(
+    "local",
+    {
+        "type": "tmpfs",
+        "device": "tmpfs",
+        "o": f"size=64k,nr_inodes=16,mode=0700,uid={UID},gid=51967,nosuid,nodev,noexec",
+    },
+)
 MEMORY_MIB = 256
 PIDS_LIMIT = 32
 MIB = 1024 * 1024
@@ -53,7 +64,11 @@ def spec(
     command = ["python3", "-I", "-S", "/opt/greenbar/evaluate.py", str(memory)]
     # Anonymous (no source): Docker removes it with the container, auto_remove included,
     # so a killed worker's evaluator leaves no volume either.
-    mounts = [docker.types.Mount(SOCKET_DIR, None, type="volume", labels=labelled)]
+    mounts = [
+        docker.types.Mount(
+            SOCKET_DIR, None, type="volume", labels=labelled, driver_config=SOCKET_VOLUME
+        )
+    ]
     return {
         "image": image,
         "command": [*command, SOCKET_DIR] if socket else command,

@@ -37,8 +37,8 @@ def connected(
     except OSError:
         return None
     try:
-        if os.fstat(folder).st_uid != uid:  # the image gave the volume no directory of `uid`:
-            return None  # an evaluator that cannot listen there; waiting would only cost time
+        if os.fstat(folder).st_uid != uid:  # not the evaluator's volume: it cannot listen there,
+            return None  # and waiting would only cost time
         deadline = clock() + wait
         while clock() < deadline:
             found = _socket(folder, uid)
