@@ -189,6 +189,14 @@ class Engine:
         # to half-close our side once the input tar is sent.
         return getattr(io, "_sock", io)  # type: ignore[no-any-return]
 
+    def mount_source(self, container: str, destination: str) -> str | None:
+        """Where the volume mounted at `destination` in `container` lives on the engine's host
+        (its Mountpoint), or None when nothing is mounted there."""
+        with translated("inspect a container"):
+            mounts = self.api.inspect_container(container).get("Mounts") or []
+        found = [m.get("Source") for m in mounts if m.get("Destination") == destination]
+        return str(found[0]) if found and found[0] else None
+
     def rename(self, container: str, name: str) -> None:
         with translated("rename a container"):
             self.api.rename(container, name)

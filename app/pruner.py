@@ -17,7 +17,7 @@ class Pruner:
     """Args:
     volumes: the node's kata volumes.
     katas: kata state, for last-used times.
-    reaper: removes containers older than the longest run.
+    reaper: removes containers older than the longest run, and evaluators' stray volumes.
     images: the node's images.
     unused_seconds: a kata volume unused this long is removed.
     keep_images: the allowlist, or None to keep every image.
@@ -45,6 +45,7 @@ class Pruner:
     def prune(self, now: float) -> dict[str, Any]:
         """Prunes as of `now` (seconds since the epoch); says what it removed and kept."""
         report: dict[str, Any] = {"containers": self._reaper.reap(now)}
+        report["evaluator_volumes"] = self._reaper.reap_volumes()
         report.update(self._prune_volumes(now))
         report["images"] = self._prune_images() if self._keep is not None else []
         report["supervisors"] = self._supervisor.prune() if self._supervisor is not None else []

@@ -2,7 +2,8 @@
 pruner runs. A labelled container is stale when it is older than the longest possible run, or
 when the run it belongs to has already ended (its worker died and the run was closed); a warm
 container that no run has taken yet, and a worker process's resident evaluator, are stale only
-once their worker is gone."""
+once their worker is gone. So is a resident evaluator's socket volume: it goes with its
+container, and one left (the engine failed mid-removal) goes once its worker is gone."""
 
 import time
 from collections.abc import Callable
@@ -47,6 +48,21 @@ class Reaper:
         for name in stale:
             self._engine.remove(name)
         return stale
+
+    def reap_volumes(self) -> list[str]:
+        """Removes evaluators' socket volumes whose worker is gone (or that never had one, a
+        tool's) and that no container uses; returns their names."""
+        removed = []
+        for name, labels in self._engine.volumes([f"{LABEL_KIND}=evaluator"]):
+            if labels.get(LABEL_DEPLOYMENT, self._deployment) != self._deployment:
+                continue
+            worker = labels.get(LABEL_WORKER, "")
+            if worker and self._alive(worker):
+                continue
+            # `busy` while its container runs: it goes with that container.
+            if self._engine.remove_volume(name) == "removed":
+                removed.append(name)
+        return removed
 
     def _stale(self, container: LabelledContainer, cutoff: float) -> bool:
         labels = container.labels

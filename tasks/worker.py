@@ -41,9 +41,11 @@ def _json_logs(loglevel: str | int | None = None, **_: object) -> None:
 @worker_ready.connect
 def _on_ready(sender: object, **_: object) -> None:
     context = node_context()
-    reaped = context.reaper.reap()
+    reaped = context.reaper.reap() + context.reaper.reap_volumes()
     if reaped:
-        log.warning("reaped %d containers left by a dead worker: %s", len(reaped), reaped)
+        log.warning(
+            "reaped %d containers and volumes left by a dead worker: %s", len(reaped), reaped
+        )
     name = str(getattr(sender, "hostname", context.settings.node))
     settings = context.settings
     _ensure_evaluator(context)  # before the heartbeat: a live worker can colour

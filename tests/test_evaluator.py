@@ -2,6 +2,8 @@
 Ruby contract, how it fails, and reading a lambda's file from an image with bounds."""
 
 import contextlib
+import logging
+import os
 import signal
 import subprocess
 import sys
@@ -80,7 +82,17 @@ def test_the_evaluator_is_hardened_labelled_and_holds_no_secret(
         "none",
         False,
     )
-    assert inspected["Mounts"] == [] and not host["Binds"]
+    # One mount: its own anonymous volume for the unix socket, labelled as it is; no host path.
+    (mount,) = inspected["Mounts"]
+    assert (mount["Type"], mount["Destination"]) == ("volume", "/greenbar-socket")
+    assert not host["Binds"]
+    volume = docker_client.api.inspect_volume(mount["Name"])
+    assert volume["Labels"]["greenbar.worker"] == "test-worker@test-node"
+    assert volume["Labels"].items() <= config["Labels"].items()
+    assert (volume["Options"]["type"], volume["Options"]["o"].split(",")[:2]) == (
+        "tmpfs",
+        ["size=64k", "nr_inodes=16"],
+    )
     assert "nr_inodes=64" in host["Tmpfs"]["/tmp"]
 
 
@@ -96,13 +108,116 @@ def test_one_evaluator_answers_call_after_call_and_closing_removes_it(
     wait_until(lambda: not _exists(docker_client, name), 10, "the evaluator to be removed")
 
 
+def _volume(client: docker.DockerClient, container: str) -> str:
+    (mount,) = client.api.inspect_container(container)["Mounts"]
+    return str(mount["Name"])
+
+
+def _volume_exists(client: docker.DockerClient, name: str) -> bool:
+    try:
+        client.api.inspect_volume(name)
+    except docker.errors.NotFound:
+        return False
+    return True
+
+
+def test_the_resident_evaluator_answers_over_its_socket_and_its_volume_goes_on_close(
+    resident: ResidentEvaluator, docker_client: docker.DockerClient
+) -> None:
+    assert resident.colour(_call(GREEN)).outcome == "green"
+    assert resident.over_socket
+    volume = _volume(docker_client, resident.name)
+    # The evaluator removed its socket once the worker connected: nobody else can.
+    source = docker_client.api.inspect_volume(volume)["Mountpoint"]
+    assert os.listdir(source) == []
+    assert resident.colour(_call(GREEN)).outcome == "green"
+    resident.close()
+    wait_until(lambda: not _volume_exists(docker_client, volume), 10, "the volume to go")
+
+
+def test_a_lambda_cannot_fill_the_host_disk_through_the_socket_volume(
+    resident: ResidentEvaluator,
+) -> None:
+    fills = (
+        "os = re.enum.sys.modules['os']\n"
+        "def colour(a, b, c):\n"
+        "    for i in range(20):\n"
+        "        out = os.open(f'/greenbar-socket/{i}', os.O_WRONLY | os.O_CREAT, 0o600)\n"
+        "        os.write(out, b'x' * 60000)\n"
+        "        os.close(out)\n"
+        "    return 'green'\n"
+    )
+    verdict = resident.colour(_call(fills))
+    assert verdict.outcome == "faulty" and "No space left on device" in verdict.log
+
+
+def test_the_socket_volume_goes_when_its_evaluator_dies(
+    resident: ResidentEvaluator, docker_client: docker.DockerClient
+) -> None:
+    assert resident.colour(_call(GREEN)).outcome == "green"
+    volume = _volume(docker_client, resident.name)
+    docker_client.api.kill(resident.name)  # auto_remove takes its anonymous volume too
+    wait_until(lambda: not _volume_exists(docker_client, volume), 10, "the volume to go")
+    assert resident.colour(_call(GREEN)).outcome == "green" and resident.over_socket
+
+
+def test_where_the_mountpoint_is_unreachable_calls_go_over_attach_said_once(
+    images: None, docker_client: docker.DockerClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings.from_env({}, deployment=DEPLOYMENT, node="test-node")
+    elsewhere = ResidentEvaluator(
+        Engine.from_env(), settings, host_path=lambda path: "/nonexistent" + path
+    )
+    try:
+        with caplog.at_level(logging.WARNING, "app.evaluator.resident"):
+            assert elsewhere.colour(_call(GREEN)).outcome == "green"
+            assert not elsewhere.over_socket
+            first = elsewhere.name
+            docker_client.api.remove_container(first, force=True, v=True)
+            assert elsewhere.colour(_call(GREEN, status=1)).outcome == "green"
+            assert elsewhere.name not in ("", first) and not elsewhere.over_socket
+        said = [r for r in caplog.records if "calls go over the attach socket" in r.getMessage()]
+        assert len(said) == 1
+    finally:
+        elsewhere.close()
+
+
+@pytest.mark.parametrize("reachable", [True, False])
+def test_a_lambda_past_its_limit_is_faulty_and_gets_a_fresh_evaluator(
+    images: None, docker_client: docker.DockerClient, reachable: bool
+) -> None:
+    # Deaf to the evaluator's own timer: only the host's deadline stops it.
+    runaway = (
+        "signal = re.enum.sys.modules['signal']\n"
+        "def colour(a, b, c):\n"
+        "    signal.signal(signal.SIGALRM, signal.SIG_IGN)\n"
+        "    while True:\n"
+        "        pass\n"
+    )
+    settings = Settings.from_env({}, deployment=DEPLOYMENT, node="test-node")
+    where = (lambda path: path) if reachable else (lambda path: "/nonexistent" + path)
+    evaluator = ResidentEvaluator(Engine.from_env(), settings, host_path=where)
+    try:
+        assert evaluator.colour(_call(GREEN)).outcome == "green"
+        first, volume = evaluator.name, _volume(docker_client, evaluator.name)
+        verdict = evaluator.colour(_call(runaway, limit=0.5))
+        assert verdict.outcome == "faulty" and "time limit of 0.5 s" in verdict.log
+        assert evaluator.name == ""
+        wait_until(lambda: not _exists(docker_client, first), 10, "the runaway evaluator to go")
+        wait_until(lambda: not _volume_exists(docker_client, volume), 10, "its volume to go")
+        assert evaluator.colour(_call(GREEN)).outcome == "green"
+        assert evaluator.name not in ("", first) and evaluator.over_socket == reachable
+    finally:
+        evaluator.close()
+
+
 def test_an_evaluator_removed_while_idle_is_replaced_without_failing_a_call(
     resident: ResidentEvaluator, docker_client: docker.DockerClient
 ) -> None:
-    # As when the reaper of a worker that does not see this one's heartbeat removes it.
+    # As the reaper of a worker that does not see this one's heartbeat does (volume and all).
     assert resident.colour(_call(GREEN)).outcome == "green"
     first = resident.name
-    docker_client.api.remove_container(first, force=True)
+    docker_client.api.remove_container(first, force=True, v=True)
     assert resident.colour(_call(GREEN)).outcome == "green"
     assert resident.name not in ("", first)
 
@@ -117,10 +232,12 @@ def test_an_evaluator_goes_when_the_process_that_owns_it_is_killed(
         assert owner.stdout is not None
         outcome, name = owner.stdout.readline().split()
         assert outcome == "green" and _exists(docker_client, name)
+        volume = _volume(docker_client, name)
     finally:
         owner.send_signal(signal.SIGKILL)
         owner.wait()
     wait_until(lambda: not _exists(docker_client, name), 15, "the orphaned evaluator to go")
+    wait_until(lambda: not _volume_exists(docker_client, volume), 15, "its volume to go")
 
 
 OWNER = """
@@ -153,7 +270,16 @@ def test_a_lambda_that_leaves_a_process_behind_gets_the_evaluator_replaced(
 def test_a_reply_that_is_not_a_verdict_replaces_the_evaluator(
     resident: ResidentEvaluator,
 ) -> None:
-    writes = "import re\ndef colour(a, b, c):\n    re.enum.sys.modules['os'].write(3, b'no\\n')\n"
+    # Into every descriptor the reply channel may be: the unix socket, or a copy of stdout.
+    writes = (
+        "import re\n"
+        "def colour(a, b, c):\n"
+        "    for fd in range(3, 10):\n"
+        "        try:\n"
+        "            re.enum.sys.modules['os'].write(fd, b'no\\n')\n"
+        "        except Exception:\n"
+        "            pass\n"
+    )
     verdict = resident.colour(_call(writes + "    return 'green'\n"))
     assert verdict.outcome == "faulty"
     assert "not a verdict" in verdict.log

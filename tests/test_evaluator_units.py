@@ -1,20 +1,24 @@
 """The host's side of rag lambdas as pure logic, no services: the bounded reading of one file
-from the engine's archive endpoint, the evaluator's wire form and its attach-socket channel."""
+from the engine's archive endpoint, the evaluator's wire form, and its channels: the attach
+socket's and the unix socket's."""
 
 import base64
 import io
 import json
+import os
 import socket
 import struct
 import tarfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
 from app.archive import BLOCK, PAX_MAX_BYTES, PathStat, Unreadable, member, refusal, size_text
 from app.evaluator.channel import Broken, Channel
+from app.evaluator.socket_channel import SOCKET_NAME, SocketChannel, connected
 from app.evaluator.wire import Call, Reply
 from app.rag_lambda import Verdict
 
@@ -323,3 +327,99 @@ def test_more_after_the_reply_line_is_garbled(pair) -> None:
     with pytest.raises(Broken) as raised:
         Channel(host, 1 << 20, time.monotonic).ask(b"{}\n", time.monotonic() + 5)
     assert raised.value.kind == "garbled"
+
+
+# app.evaluator.socket_channel
+
+
+@pytest.fixture
+def lines() -> Iterator[tuple[SocketChannel, socket.socket, socket.socket]]:
+    """A socket channel, the evaluator's end of its unix socket and of its attach."""
+    host, evaluator = socket.socketpair()
+    attach, printed = socket.socketpair()
+    host.setblocking(False)
+    channel = SocketChannel(host, Channel(attach, 1 << 20, time.monotonic), 4096, time.monotonic)
+    yield channel, evaluator, printed
+    channel.close()
+    evaluator.close()
+    printed.close()
+
+
+def test_a_reply_comes_over_the_socket_and_printed_output_over_the_attach(lines) -> None:
+    channel, evaluator, printed = lines
+    printed.sendall(_frame(2, b"a warn"))
+    _answering(evaluator, b'{"outcome": "red"}\n', b"second\n")
+    assert channel.ask(b"{}\n", time.monotonic() + 5) == b'{"outcome": "red"}'
+    printed.sendall(_frame(2, b"ing"))
+    assert channel.ask(b"{}\n", time.monotonic() + 5) == b"second"
+    assert channel.diagnostics == b"ing" and not channel.ended()
+
+
+def test_a_flood_of_printed_output_is_over_the_cap(lines) -> None:
+    channel, _, printed = lines
+    printed.sendall(_frame(2, b"x" * 5000))
+    with pytest.raises(Broken) as raised:
+        channel.ask(b"{}\n", time.monotonic() + 5)
+    assert raised.value.kind == "cap"
+
+
+@pytest.mark.parametrize(
+    ("reply", "kind"),
+    [(b"", "deadline"), (b"x" * 5000, "cap"), (b"not json\n{}\n", "garbled")],
+)
+def test_a_socket_reply_that_is_not_one_line_in_time_is_broken(lines, reply, kind) -> None:
+    channel, evaluator, _ = lines
+    if reply:
+        _answering(evaluator, reply)
+    with pytest.raises(Broken) as raised:
+        channel.ask(b"{}\n", time.monotonic() + 0.3)
+    assert raised.value.kind == kind
+
+
+def test_an_evaluator_whose_socket_or_attach_closes_has_ended(lines) -> None:
+    channel, evaluator, _ = lines
+    evaluator.close()
+    assert channel.ended()
+    with pytest.raises(Broken) as raised:
+        channel.ask(b"{}\n", time.monotonic() + 5)
+    assert raised.value.kind == "ended"
+
+
+def _listening(path: Path) -> socket.socket:
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(path))
+    listener.listen(1)
+    return listener
+
+
+def test_only_a_socket_of_the_evaluators_uid_in_a_real_directory_is_connected(
+    tmp_path: Path,
+) -> None:
+    volume, elsewhere = tmp_path / "volume", tmp_path / "elsewhere"
+    volume.mkdir()
+    elsewhere.mkdir()
+    with _listening(elsewhere / SOCKET_NAME):
+        (volume / SOCKET_NAME).symlink_to(elsewhere / SOCKET_NAME)
+        assert connected(str(volume), os.getuid(), 0.05) is None  # a link: never followed
+        assert connected(str(tmp_path / "linked"), os.getuid(), 0.05) is None
+        (tmp_path / "linked").symlink_to(elsewhere)
+        assert connected(str(tmp_path / "linked"), os.getuid(), 0.05) is None
+        os.chown(elsewhere / SOCKET_NAME, os.getuid() + 1, -1, follow_symlinks=False)
+        assert connected(str(elsewhere), os.getuid(), 0.05) is None  # another uid's socket
+        os.chown(elsewhere / SOCKET_NAME, os.getuid(), -1, follow_symlinks=False)
+        # Another uid's directory: no socket can come, so it does not even start to wait.
+        never = lambda: pytest.fail("it waited")  # noqa: E731
+        assert connected(str(elsewhere), os.getuid() + 1, 5, clock=never) is None
+        found = connected(str(elsewhere), os.getuid(), 0.05)
+        assert found is not None
+        found.close()
+
+
+def test_a_socket_that_appears_within_the_wait_is_connected(tmp_path: Path) -> None:
+    held: list[socket.socket] = []
+    appears = threading.Timer(0.05, lambda: held.append(_listening(tmp_path / SOCKET_NAME)))
+    appears.start()
+    found = connected(str(tmp_path), os.getuid(), 2.0)
+    assert found is not None
+    found.close()
+    held[0].close()

@@ -1,4 +1,5 @@
-"""The reaper against the real Docker engine: old labelled run containers go, young ones stay."""
+"""The reaper against the real Docker engine: old labelled run containers go, young ones stay;
+an evaluator, and its socket volume, goes with its worker."""
 
 import contextlib
 import secrets
@@ -27,6 +28,9 @@ class _ThisTestsContainers(Engine):
 
     def labelled(self, label: str) -> list[LabelledContainer]:
         return [c for c in super().labelled(label) if c.labels.get("greenbar.test") == self._tag]
+
+    def volumes(self, labels: list[str]) -> list[tuple[str, dict[str, str]]]:
+        return super().volumes([*labels, f"greenbar.test={self._tag}"])
 
 
 @pytest.fixture
@@ -109,3 +113,31 @@ def test_an_evaluator_goes_with_its_worker_and_not_before_however_old(
         for name in names.values():
             with contextlib.suppress(docker.errors.NotFound):
                 docker_client.containers.get(name).remove(force=True)
+
+
+def test_an_evaluators_stray_volume_goes_with_its_worker_and_not_while_in_use(
+    docker_client: docker.DockerClient, tag: str
+) -> None:
+    # As left when the engine failed while removing an evaluator: the volume without its container.
+    names = {}
+    for worker in ("alive@node", "gone@node", "busy@node"):
+        labels = {"greenbar.kind": "evaluator", "greenbar.worker": worker, "greenbar.test": tag}
+        names[worker] = docker_client.api.create_volume(labels=labels)["Name"]
+    user = docker_client.containers.create(
+        "greenbar/busybox-sh", ["sh"], volumes={names["busy@node"]: {"bind": "/s", "mode": "rw"}}
+    )
+    try:
+        reaper = Reaper(
+            _ThisTestsContainers(tag),
+            LONGEST_RUN_SECONDS,
+            alive=lambda worker: worker == "alive@node",
+        )
+        assert reaper.reap_volumes() == [names["gone@node"]]
+        user.remove()
+        assert reaper.reap_volumes() == [names["busy@node"]]
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            user.remove()
+        for name in names.values():
+            with contextlib.suppress(docker.errors.NotFound):
+                docker_client.api.remove_volume(name)

@@ -62,6 +62,35 @@ class Channel:
         self._send(line, deadline)
         return self._reply(deadline)
 
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def drain(self) -> int:
+        """Reads, without waiting, what the container sent while it answers elsewhere (over
+        its unix socket): all of it is diagnostics. Returns how many bytes came.
+
+        Raises:
+            Broken: `ended` when the stream closed.
+        """
+        self._sock.settimeout(0)  # a socket with a timeout waits for data even given DONTWAIT
+        try:
+            chunk = self._sock.recv(CHUNK_BYTES)
+        except BlockingIOError:
+            return 0
+        except OSError as error:
+            raise Broken("ended", str(error)) from None
+        if not chunk:
+            raise Broken("ended")
+        self._pending += chunk
+        while self._pending and (self._frame_left or len(self._pending) >= HEADER.size):
+            if self._frame_left == 0:
+                self._frame_type, self._frame_left = HEADER.unpack(self._take(HEADER.size, 0))
+                continue
+            data = self._take(self._frame_left, 0, at_least=1)
+            self._frame_left -= len(data)
+            self._keep(data)
+        return len(chunk)
+
     def ended(self) -> bool:
         """Whether the container's end has closed: it died, or was removed, while idle."""
         self._sock.settimeout(0)
@@ -101,8 +130,7 @@ class Channel:
             data = self._take(min(self._frame_left, CHUNK_BYTES), deadline, at_least=1)
             self._frame_left -= len(data)
             if self._frame_type != STDOUT:
-                room = DIAGNOSTICS_MAX_BYTES - len(self.diagnostics)
-                self.diagnostics += data[: max(room, 0)]
+                self._keep(data)
                 continue
             line += data
             end = line.find(b"\n")
@@ -110,6 +138,10 @@ class Channel:
                 if end != len(line) - 1 or self._frame_left:
                     raise Broken("garbled", f"more than one line came back: {bytes(line[:200])!r}")
                 return bytes(line[:end])
+
+    def _keep(self, data: bytes) -> None:
+        room = DIAGNOSTICS_MAX_BYTES - len(self.diagnostics)
+        self.diagnostics += data[: max(room, 0)]
 
     def _take(self, size: int, deadline: float, at_least: int | None = None) -> bytes:
         """`size` bytes (or, given `at_least`, whatever is there up to `size`)."""

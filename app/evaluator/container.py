@@ -1,8 +1,10 @@
 """The evaluator's hardened container: its settings, its opening, and what its failures mean.
 
 A rag lambda is code the host did not write, so its container gets less than a run's: no
-network, no volume, no host path, no Docker socket, nothing in its environment but the image's
-own, a read-only root, no capabilities, a non-root user of its own, 32 processes and 256 MiB.
+network, no host path, no Docker socket, nothing in its environment but the image's own, a
+read-only root, no capabilities, a non-root user of its own, 32 processes and 256 MiB. The one
+volume, the resident evaluator's, is an anonymous 64 KiB tmpfs of its own holding only the unix
+socket it answers on; it carries the container's labels and goes with it.
 """
 
 import time
@@ -22,6 +24,19 @@ IMAGE = "greenbar/evaluator:latest"
 KIND = "evaluator"
 PREFIX = "greenbar-evaluator-"
 USER = "41967:51967"  # not the sandbox's 41966: runs and evaluators share no uid
+UID = 41967
+SOCKET_DIR = "/greenbar-socket"
+# The socket volume is a tmpfs the local driver mounts at its mountpoint on the host: a lambda
+# filling it fills 64 KiB of memory (charged to the evaluator), not the host's disk. Only UID,
+# and the worker as root, can reach the socket in it.
+SOCKET_VOLUME = docker.types.DriverConfig(
+    "local",
+    {
+        "type": "tmpfs",
+        "device": "tmpfs",
+        "o": f"size=64k,nr_inodes=16,mode=0700,uid={UID},gid=51967,nosuid,nodev,noexec",
+    },
+)
 MEMORY_MIB = 256
 PIDS_LIMIT = 32
 MIB = 1024 * 1024
@@ -38,14 +53,25 @@ def labels(settings: Settings, worker: str = "", run: str = "") -> dict[str, str
     return found
 
 
-def spec(name: str, labelled: dict[str, str], image: str = IMAGE) -> dict[str, Any]:
-    """`Engine.create` keywords for an evaluator container of `image`."""
+def spec(
+    name: str, labelled: dict[str, str], image: str = IMAGE, socket: bool = False
+) -> dict[str, Any]:
+    """`Engine.create` keywords for an evaluator container of `image`; given `socket`, with an
+    anonymous volume at SOCKET_DIR for the unix socket it then also listens on."""
     memory = MEMORY_MIB * MIB
+    # The memory figure also caps each process's address space: a huge allocation is a
+    # MemoryError the lambda's log can show, not an OOM kill of the whole evaluator.
+    command = ["python3", "-I", "-S", "/opt/greenbar/evaluate.py", str(memory)]
+    # Anonymous (no source): Docker removes it with the container, auto_remove included,
+    # so a killed worker's evaluator leaves no volume either.
+    mounts = [
+        docker.types.Mount(
+            SOCKET_DIR, None, type="volume", labels=labelled, driver_config=SOCKET_VOLUME
+        )
+    ]
     return {
         "image": image,
-        # The memory figure also caps each process's address space: a huge allocation is a
-        # MemoryError the lambda's log can show, not an OOM kill of the whole evaluator.
-        "command": ["python3", "-I", "-S", "/opt/greenbar/evaluate.py", str(memory)],
+        "command": [*command, SOCKET_DIR] if socket else command,
         "name": name,
         "user": USER,
         "working_dir": "/",
@@ -71,6 +97,7 @@ def spec(name: str, labelled: dict[str, str], image: str = IMAGE) -> dict[str, A
             "tmpfs": {"/tmp": "rw,noexec,nosuid,nodev,size=1m,nr_inodes=64"},
             "log_config": {"type": "none"},
             "auto_remove": True,
+            "mounts": mounts if socket else [],
         },
     }
 
@@ -88,14 +115,28 @@ def opened(
         ImageMissing: the node has no such image.
         EngineUnavailable: the engine failed (the container is removed).
     """
-    engine.create(spec(name, labelled, image))
+    return opened_with_socket(engine, name, labelled, clock, image, socket=False)[0]
+
+
+def opened_with_socket(
+    engine: Engine,
+    name: str,
+    labelled: dict[str, str],
+    clock: Callable[[], float],
+    image: str = IMAGE,
+    socket: bool = True,
+) -> tuple[Channel, str | None]:
+    """As `opened`, with the socket volume given `socket`: the attach channel, and where the
+    volume lives on the engine's host (None without one)."""
+    engine.create(spec(name, labelled, image, socket))
     try:
+        source = engine.mount_source(name, SOCKET_DIR) if socket else None
         sock = engine.attach(name)
         engine.start(name)
     except EngineUnavailable:
         engine.remove(name)
         raise
-    return Channel(sock, REPLY_CAP_BYTES, clock)
+    return Channel(sock, REPLY_CAP_BYTES, clock), source
 
 
 def deadline(limit: float, clock: Callable[[], float] = time.monotonic) -> float:

@@ -2,8 +2,10 @@
 
 An image's lambda is a trusted rule in untrusted code: whoever can push a tag of an allowed
 image wrote it. It runs in an evaluator container, kept for the process's life so a call costs
-a round trip on the attach socket, not a container start. Lambdas of different images share it;
-a client's copy never does (`app.evaluator.one_shot`).
+a round trip on a unix socket in the container's own volume (`app.evaluator.socket_channel`), not
+a container start; where this process cannot reach the volume's mountpoint (a remote or rootless
+engine), on the attach socket. Lambdas of different images share it; a client's copy never does
+(`app.evaluator.one_shot`).
 """
 
 import logging
@@ -18,6 +20,7 @@ from app.engine import Engine
 from app.errors import EngineUnavailable, ImageMissing
 from app.evaluator import container
 from app.evaluator.channel import Broken, Channel
+from app.evaluator.socket_channel import WAIT_SECONDS, SocketChannel, connected
 from app.evaluator.wire import Call, Reply
 from app.rag_lambda import Verdict
 
@@ -34,6 +37,8 @@ class ResidentEvaluator:
         worker: the worker whose process owns it (a label: the reaper removes the evaluators
             of workers that are gone).
         clock: monotonic seconds.
+        host_path: where this process finds a path of the engine's host (the socket volume's
+            mountpoint); the same path by default, as a worker runs on its engine's host.
     """
 
     def __init__(
@@ -42,13 +47,16 @@ class ResidentEvaluator:
         settings: Settings,
         worker: str = "",
         clock: Callable[[], float] = time.monotonic,
+        host_path: Callable[[str], str] = lambda path: path,
     ) -> None:
         self._engine = engine
+        self._host_path = host_path
+        self._said_attach = False  # the fallback to the attach socket is logged once
         self._settings = settings
         self._labels = container.labels(settings, worker=worker)
         self._clock = clock
         self._lock = threading.Lock()
-        self._channel: Channel | None = None
+        self._channel: Channel | SocketChannel | None = None
         self._name = ""
         self._owner = 0  # the pid that opened the channel: a forked child must not use it
         self._known: set[str] = set()  # keys this container has been sent the source of
@@ -121,15 +129,35 @@ class ResidentEvaluator:
     def _deadline(self, call: Call) -> float:
         return container.deadline(call.limit, self._clock)
 
-    def _open(self) -> Channel:
+    @property
+    def over_socket(self) -> bool:
+        """Whether the current evaluator answers over its unix socket (not the attach)."""
+        return isinstance(self._channel, SocketChannel)
+
+    def _open(self) -> Channel | SocketChannel:
         if self._channel is not None and self._owner == os.getpid():
             return self._channel
         self._channel, self._known = None, set()  # a parent's, if any, stays the parent's
         name = container.PREFIX + secrets.token_hex(8)
         image = self._settings.evaluator_image
-        channel = container.opened(self._engine, name, self._labels, self._clock, image)
-        self._channel, self._name, self._owner = channel, name, os.getpid()
-        return channel
+        attach, source = container.opened_with_socket(
+            self._engine, name, self._labels, self._clock, image
+        )
+        self._channel, self._name, self._owner = attach, name, os.getpid()
+        sock = connected(self._host_path(source), container.UID, WAIT_SECONDS) if source else None
+        if sock is not None:
+            self._channel = SocketChannel(sock, attach, container.REPLY_CAP_BYTES, self._clock)
+        elif not self._said_attach:
+            self._said_attach = True
+            log.warning(
+                "evaluator %s: its volume's mountpoint %s is not reachable here, or no socket "
+                "appeared there within %s s; "
+                "calls go over the attach socket (slower: through dockerd)",
+                name,
+                source,
+                WAIT_SECONDS,
+            )
+        return self._channel
 
     def _discard(self) -> None:
         if self._channel is None or self._owner != os.getpid():

@@ -18,7 +18,12 @@ OUT  one JSON object per line on stdout, one per request, in order:
      was null and `key` is not compiled here. `"retire": true` is added when the call left a
      process behind: the host then replaces this container.
 
-Usage: python3 -I -S evaluate.py [MEMORY_BYTES]   (the address-space limit of each process)
+Usage: python3 -I -S evaluate.py [MEMORY_BYTES [SOCKET_DIRECTORY]]
+  MEMORY_BYTES is the address-space limit of each process. Given SOCKET_DIRECTORY (the resident
+  evaluator's own volume), it also listens there on a unix socket only its uid (and root) can
+  reach, and serves the first of the two channels the host uses: a connection there (the host
+  reaches the volume's mountpoint, and skips dockerd) or a line on stdin (it does not). Either
+  way stdin stays the lifeline: its end ends the evaluator.
 """
 
 import builtins
@@ -28,8 +33,10 @@ import re
 import resource
 import select
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -48,6 +55,7 @@ REPEAT_SECONDS = 0.05
 # often (seconds). A leftover in the resident evaluator wastes its resources but cannot reach
 # anything a lambda there could not: its lambdas are all images' own.
 CHECK_EVERY_SECONDS = 0.05
+SOCKET_NAME = "evaluator.sock"  # app/evaluator/socket_channel.py connects to it
 
 SAFE_BUILTINS = {
     name: getattr(builtins, name)
@@ -248,16 +256,62 @@ class Evaluator:
         return bool(_processes() - self._expected - ({ruby.pid} if ruby else set()))
 
 
+def _listening(directory):
+    """A listening unix socket in `directory`, or None where none can be made (no volume)."""
+    path = os.path.join(directory, SOCKET_NAME)
+    listener = socket.socket(socket.AF_UNIX)
+    old = os.umask(0o177)  # the socket's mode 0600: this uid, and the worker as root
+    try:
+        listener.bind(path)
+        listener.listen(1)
+    except OSError as error:
+        print(f"evaluator: no socket at {path}: {error}; answering on stdin", file=sys.stderr)
+        listener.close()
+        return None
+    finally:
+        os.umask(old)
+    return listener
+
+
+def _connection(listener, path):
+    """The host's connection, or None when its first line came on stdin instead."""
+    readable, _, _ = select.select([0, listener], [], [])
+    connection = listener.accept()[0] if listener in readable and 0 not in readable else None
+    # One client only: once it is chosen nobody else (no later lambda) finds a socket there.
+    listener.close()
+    os.unlink(path)
+    return connection
+
+
+def _lifeline():
+    """Ends the evaluator when stdin ends: the host's attach closed (it closed it, or died)."""
+    while os.read(0, 65536):
+        pass
+    os._exit(0)
+
+
+def _serve(lines, send, evaluator):
+    for line in iter(lines.readline, b""):
+        send(json.dumps(evaluator.answer(line)).encode() + b"\n")
+
+
 def main(argv):
     if len(argv) > 1:
         memory = int(argv[1])
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    listener = _listening(argv[2]) if len(argv) > 2 else None
     replies = os.fdopen(os.dup(1), "wb", buffering=0)
     os.dup2(2, 1)  # whatever a lambda prints goes to stderr, never into the replies
     signal.signal(signal.SIGALRM, _alarm)
     evaluator = Evaluator()
-    for line in iter(sys.stdin.buffer.readline, b""):
-        replies.write(json.dumps(evaluator.answer(line)).encode() + b"\n")
+    connection = None
+    if listener is not None:
+        connection = _connection(listener, os.path.join(argv[2], SOCKET_NAME))
+    if connection is None:
+        _serve(sys.stdin.buffer, replies.write, evaluator)
+    else:
+        threading.Thread(target=_lifeline, daemon=True).start()
+        _serve(connection.makefile("rb"), connection.sendall, evaluator)
     # Not sys.exit: a thread a lambda started must not keep the container alive.
     os._exit(0)
 
