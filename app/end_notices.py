@@ -20,7 +20,7 @@ import redis
 
 log = logging.getLogger(__name__)
 
-RECHECK_SECONDS = 10.0
+RECHECK_SECONDS = 30.0
 RECONNECT_PAUSE_SECONDS = 1.0
 LISTEN_POLL_SECONDS = 1.0
 

@@ -57,6 +57,7 @@ TRICKLE_LENGTH = 1000
 WAIT_SECONDS = 25
 CLIENT_TIMEOUT_SECONDS = 30
 START_SPREAD_SECONDS = 5
+RUN_GAP_SECONDS = 0.5
 statuses: collections.Counter[int] = collections.Counter()
 
 
@@ -92,8 +93,12 @@ def alive_samples(host: str, port: int, count: int) -> list[float]:
 
 
 def run_samples(host: str, port: int, count: int) -> list[float]:
+    """Trivial runs one at a time, RUN_GAP_SECONDS apart: the latency of a run, not of a
+    burst (the worker refills its warm pool between runs; P2 in bench/speed.py measures
+    throughput)."""
     samples = []
     for _ in range(count):
+        gevent.sleep(RUN_GAP_SECONDS)
         started = time.perf_counter()
         try:
             view = json.loads(request(host, port, "POST", "/runs?wait=25", RUN))
@@ -193,7 +198,7 @@ def main() -> None:
     parser.add_argument("--waiters", type=int, default=1000)
     parser.add_argument("--tricklers", type=int, default=100)
     parser.add_argument("--alive", type=int, default=300, help="/alive samples per phase")
-    parser.add_argument("--runs", type=int, default=30, help="trivial runs per phase")
+    parser.add_argument("--runs", type=int, default=60, help="trivial runs per phase")
     parser.add_argument("--server", choices=["gevent", "threads"], default="gevent")
     parser.add_argument("--load", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("ids", nargs="*", help=argparse.SUPPRESS)
