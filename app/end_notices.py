@@ -120,11 +120,13 @@ class EndNotices:
                 if message is None:
                     continue
                 if message["type"] == "subscribe":
-                    # Confirmed by Redis itself: from here on no end published is missed.
+                    # Confirmed by Redis itself: from here on no end published is missed. Also
+                    # seen again when redis-py reconnects and subscribes by itself: either way
+                    # the waiters look at their records, for an end published in between.
                     confirmed += 1
-                    if confirmed == len(self._channels):
+                    if confirmed >= len(self._channels):
                         self._subscribed.set()
-                        self._wake_all()  # an end published while unsubscribed is seen now
+                    self._wake_all()
                 elif message["type"] == "message":
                     self._wake(message["channel"], message["data"])
 
