@@ -13,11 +13,9 @@ Key: greenbar:admitting:<queue>   jobs admitted and not yet in their queue (a co
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import redis
-
 from app.errors import Busy
 from app.queue_depth import queue_keys
-from app.store import translated
+from app.store import Client, translated
 
 RESERVED_SECONDS = 30
 ADMIT = """
@@ -35,7 +33,7 @@ class Admission:
     """Args: client: the broker's Redis. max_waiting: the most jobs a queue may hold waiting
     (0: no limit). retry_after: seconds a refused client is told to wait."""
 
-    def __init__(self, client: redis.Redis, max_waiting: int, retry_after: int) -> None:
+    def __init__(self, client: Client, max_waiting: int, retry_after: int) -> None:
         self._redis = client
         self._max = max_waiting
         self._retry_after = retry_after

@@ -4,8 +4,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import redis
-
 from app.config import Settings
 from app.engine import Engine
 from app.evaluator.one_shot import OneShotEvaluator
@@ -24,7 +22,7 @@ from app.rag_cache import RagCache
 from app.reaper import Reaper
 from app.runner import Runner
 from app.runs import RunStore
-from app.store import connect
+from app.store import Client, connect
 from app.supervisor import SupervisorVolume
 from app.tracks import TrackStore
 from app.traffic_light import TrafficLight
@@ -41,7 +39,7 @@ class NodeContext:
 
     settings: Settings
     engine: Engine
-    redis: redis.Redis
+    redis: Client
     runner: Runner
     rag_cache: RagCache
     evaluator: ResidentEvaluator  # this process's, closed when it shuts down

@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import redis
 
+from app.store import Client
+
 log = logging.getLogger(__name__)
 
 RECHECK_SECONDS = 30.0
@@ -41,7 +43,7 @@ class EndNotices:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Client,
         kinds: tuple[str, ...] = ("run", "colour"),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

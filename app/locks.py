@@ -12,14 +12,15 @@ its expiry is the point.
 
 import logging
 
-import redis
 from redis.exceptions import LockNotOwnedError
 from redis.lock import Lock
+
+from app.store import Client
 
 log = logging.getLogger(__name__)
 
 
-def lock(client: redis.Redis, key: str, seconds: float) -> Lock:
+def lock(client: Client, key: str, seconds: float) -> Lock:
     """A lock on `key` that expires `seconds` after it is taken; take it with
     `acquire(blocking=False)`. One holder per object: never share one between holders."""
     return Lock(client, key, timeout=seconds)

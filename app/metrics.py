@@ -8,9 +8,7 @@ Key: greenbar:metrics  hash: "<name>|<label>=<value>,…" -> number
 
 from collections import defaultdict
 
-import redis
-
-from app.store import translated
+from app.store import Client, translated
 
 KEY = "greenbar:metrics"
 DURATION_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0)  # seconds
@@ -29,7 +27,7 @@ def parse(raw: str) -> tuple[str, dict[str, str]]:
 class Metrics:
     """Args: client: Redis, shared by every process."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: Client) -> None:
         self._redis = client
         self._pending: dict[str, float] = defaultdict(float)
 

@@ -5,9 +5,7 @@ A second `celery beat` is harmless: each periodic task first claims its period i
 other beats, at whatever offset, fall inside a claimed window and are dropped.
 """
 
-import redis
-
-from app.store import translated
+from app.store import Client, translated
 
 CLAIM_FRACTION = 0.9
 
@@ -15,7 +13,7 @@ CLAIM_FRACTION = 0.9
 class OncePerPeriod:
     """Args: client: Redis, shared by every worker."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: Client) -> None:
         self._redis = client
 
     def claim(self, name: str, period_seconds: float) -> bool:

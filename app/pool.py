@@ -14,13 +14,11 @@ import threading
 import time
 from collections.abc import Callable
 
-import redis
-
 from app.config import Settings
 from app.engine import Engine
 from app.errors import GreenbarError, ImageMissing, StoreUnavailable
 from app.sandbox import LABEL_WORKER, pool_labels, spec
-from app.store import translated
+from app.store import Client, translated
 from app.supervisor import SupervisorVolume
 from app.uids import UidAllocator
 
@@ -37,7 +35,7 @@ class WarmPool:
         now: wall-clock seconds since the epoch.
     """
 
-    def __init__(self, client: redis.Redis, worker: str, now: Callable[[], float] = time.time):
+    def __init__(self, client: Client, worker: str, now: Callable[[], float] = time.time):
         self._redis = client
         self.worker = worker
         self._now = now

@@ -11,13 +11,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import redis
 from redis.lock import Lock
 
 from app import locks
 from app.errors import UnknownJob
 from app.puller import PullState
-from app.store import translated
+from app.store import Client, translated
 
 LOCK_SECONDS = 900  # a pull taking longer than this frees its lock anyway
 
@@ -25,7 +24,7 @@ LOCK_SECONDS = 900  # a pull taking longer than this frees its lock anyway
 class PullStore:
     """Args: client: Redis. ttl: seconds a pull record lives. now: wall-clock seconds."""
 
-    def __init__(self, client: redis.Redis, ttl: int, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: Client, ttl: int, now: Callable[[], float] = time.time) -> None:
         self._redis = client
         self._ttl = ttl
         self._now = now

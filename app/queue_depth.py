@@ -6,9 +6,7 @@ priority step above 0 (the name, a separator, the step); a waiting message is in
 
 from collections.abc import Iterable
 
-import redis
-
-from app.store import translated
+from app.store import Client, translated
 
 PRIORITY_SEPARATOR = "\x06\x16"
 PRIORITY_STEPS = (0, 3, 6, 9)  # kombu's defaults
@@ -22,7 +20,7 @@ def queue_keys(queue: str) -> list[str]:
 class QueueDepth:
     """Args: client: the broker's Redis."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: Client) -> None:
         self._redis = client
 
     def depth(self, queue: str) -> int:

@@ -19,14 +19,12 @@ import logging
 import time
 from collections.abc import Callable
 
-import redis
-
 from app import locks
 from app.engine import Engine, ImageFile
 from app.metrics import Metrics
 from app.rag_lambda import MISSING, Language, RagLambda
 from app.sandbox import LABEL_DEPLOYMENT, LABEL_KIND
-from app.store import translated
+from app.store import Client, translated
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +54,7 @@ class RagCache:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Client,
         engine: Engine,
         ttl: int,
         missing_ttl: int,

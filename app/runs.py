@@ -14,11 +14,9 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
-import redis
-
 from app.end_notices import EndNotices, channel
 from app.errors import StoreUnavailable, UnknownJob
-from app.store import translated
+from app.store import Client, translated
 
 
 class State(StrEnum):
@@ -48,7 +46,7 @@ class RunStore:
 
     def __init__(
         self,
-        client: redis.Redis,
+        client: Client,
         ttl: int,
         now: Callable[[], float] = time.time,
         kind: str = "run",

@@ -2,11 +2,17 @@
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import redis
 
 from app.errors import StoreUnavailable
+
+# The client type every store takes: redis-py's client on raw bytes (decode_responses off).
+if TYPE_CHECKING:
+    Client: TypeAlias = redis.Redis[bytes]
+else:
+    Client = redis.Redis
 
 CONNECT_TIMEOUT_SECONDS = 5
 # Above the longest blocking command (a ?wait BLMOVE, at most 25 s): redis-py 8 would cut
@@ -18,7 +24,7 @@ READ_TIMEOUT_SECONDS = 60
 POOL_WAIT_SECONDS = 10
 
 
-def connect(url: str, connections: int | None = None) -> redis.Redis:
+def connect(url: str, connections: int | None = None) -> Client:
     """A Redis client for `url`; no connection is made until the first command.
 
     Args:

@@ -14,14 +14,12 @@ from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
-import redis
-
 from app import locks
 from app.config import Settings
 from app.engine import Engine
 from app.errors import ConfigError
 from app.sandbox import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_NODE
-from app.store import translated
+from app.store import Client, translated
 
 BINARY = Path(__file__).resolve().parents[1] / "build" / "greenbar-supervisor"
 MOUNT = "/greenbar"
@@ -66,7 +64,7 @@ class SupervisorVolume:
     def __init__(
         self,
         engine: Engine,
-        client: redis.Redis,
+        client: Client,
         settings: Settings,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:

@@ -12,11 +12,9 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import redis
-
 from app.allowlist import normalized
 from app.errors import InvalidRequest
-from app.store import translated
+from app.store import Client, translated
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 KEY = "greenbar:tracks"
@@ -37,7 +35,7 @@ def version_of(image: str) -> str:
 class TrackStore:
     """Args: client: Redis. now: wall-clock seconds since the epoch."""
 
-    def __init__(self, client: redis.Redis, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: Client, now: Callable[[], float] = time.time) -> None:
         self._redis = client
         self._now = now
 

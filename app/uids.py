@@ -9,15 +9,13 @@ instead, so a uid comes round again only after `count` more containers.
 Key: greenbar:uids:<node>   a counter, INCR'd once per container
 """
 
-import redis
-
-from app.store import translated
+from app.store import Client, translated
 
 
 class UidAllocator:
     """Args: client: Redis. node: the node the uids are for. base, count: the range."""
 
-    def __init__(self, client: redis.Redis, node: str, base: int, count: int) -> None:
+    def __init__(self, client: Client, node: str, base: int, count: int) -> None:
         self._redis = client
         self._key = f"greenbar:uids:{node}"
         self._base = base

@@ -5,9 +5,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import redis
-
-from app.store import translated
+from app.store import Client, translated
 
 PREFIX = "greenbar:worker:"
 
@@ -21,7 +19,7 @@ class WorkerRegistry:
         now: wall-clock seconds since the epoch.
     """
 
-    def __init__(self, client: redis.Redis, ttl: int, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: Client, ttl: int, now: Callable[[], float] = time.time) -> None:
         self._redis = client
         self._ttl = ttl
         self._now = now

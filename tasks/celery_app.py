@@ -1,7 +1,7 @@
 """The Celery app factory: every broker and worker setting greenbar relies on."""
 
 from celery import Celery
-from kombu import Queue
+from kombu.entity import Queue
 
 from app.config import Settings
 from tasks.queues import ROUTES, RUN_QUEUE, worker_queues

@@ -4,7 +4,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import redis
 from flask import current_app
 
 from app.admission import Admission
@@ -15,6 +14,7 @@ from app.metrics import Metrics
 from app.pulls import PullStore
 from app.queue_depth import QueueDepth
 from app.runs import RunStore
+from app.store import Client
 from app.tracks import TrackStore
 from app.workers import WorkerRegistry
 
@@ -33,7 +33,7 @@ class Services:
     tracks: TrackStore
     pulls: PullStore
     send: Callable[[str, list[Any], str | None], None]  # (task name, arguments, queue or None)
-    redis: redis.Redis
+    redis: Client
     sha: str
 
 
