@@ -19,7 +19,7 @@ import docker.errors
 import requests
 
 from app.archive import PathStat, Unreadable, member, refusal
-from app.errors import EngineUnavailable, ImageMissing
+from app.errors import EngineUnavailable, ImageMissing, PullFailed
 
 API_TIMEOUT_SECONDS = 30
 READ_SECONDS = 5.0  # the most reading one file from an image may take, stat included
@@ -119,7 +119,7 @@ class Engine:
     """
 
     def __init__(self, api: docker.APIClient) -> None:
-        self.api = api
+        self._api = api
 
     @classmethod
     def from_env(cls) -> "Engine":
@@ -130,7 +130,7 @@ class Engine:
     def ping(self) -> bool:
         try:
             with translated("ping"):
-                return bool(self.api.ping())
+                return bool(self._api.ping())
         except EngineUnavailable:
             return False
 
@@ -141,13 +141,44 @@ class Engine:
             ImageMissing: the node does not hold it.
         """
         with translated(f"inspect image {image}"):
-            return str(self.api.inspect_image(image)["Id"])
+            return str(self._api.inspect_image(image)["Id"])
+
+    def image(self, image: str) -> dict[str, Any]:
+        """What the engine says of `image`: its `Id`, `Created`, `Metadata` and the rest.
+
+        Raises:
+            ImageMissing: the node does not hold it.
+        """
+        with translated(f"inspect image {image}"):
+            return dict(self._api.inspect_image(image))
+
+    def images(self) -> list[dict[str, Any]]:
+        """Every image on the node, as the engine lists them (`Id`, `RepoTags`, ...)."""
+        with translated("list images"):
+            return list(self._api.images())
+
+    def pull_events(self, repository: str, tag: str) -> Iterator[dict[str, Any]]:
+        """The engine's pull stream of `repository:tag`, one decoded event at a time.
+
+        Raises:
+            PullFailed: the registry or the engine refused.
+            EngineUnavailable: the engine did not answer.
+        """
+        with translated(f"pull {repository}:{tag}"):
+            try:
+                yield from self._api.pull(repository, tag, stream=True, decode=True)
+            except docker.errors.APIError as error:
+                raise PullFailed(str(error.explanation or error)) from error
+
+    def remove_image(self, image: str) -> str:
+        """Removes `image`: `removed`, `in use` or `gone` (see `removal`)."""
+        return removal(f"remove image {image}", self._api.remove_image, image)
 
     def create(self, spec: dict[str, Any]) -> str:
         """Creates a container from `create_container` keywords, `host_config` as a dict."""
         with translated("create a container"):
-            host = self.api.create_host_config(**spec["host_config"])
-            return str(self.api.create_container(**{**spec, "host_config": host})["Id"])
+            host = self._api.create_host_config(**spec["host_config"])
+            return str(self._api.create_container(**{**spec, "host_config": host})["Id"])
 
     def ensure_running(self, spec: dict[str, Any]) -> None:
         """Creates the container `spec` names unless it exists, and starts it unless it runs;
@@ -163,7 +194,7 @@ class Engine:
                     raise
             if self.exit_code(name) is not None:
                 try:
-                    self.api.start(name)
+                    self._api.start(name)
                 except docker.errors.APIError:
                     if self.exit_code(name) is not None:  # not started by another either
                         raise
@@ -171,20 +202,20 @@ class Engine:
     def users_of(self, volume: str) -> list[tuple[dict[str, str], bool]]:
         """Each container mounting `volume`: its labels and whether it is running."""
         with translated("list containers"):
-            found = self.api.containers(all=True, filters={"volume": volume})
+            found = self._api.containers(all=True, filters={"volume": volume})
         return [(c.get("Labels") or {}, c.get("State") == "running") for c in found]
 
     def volumes(self, labels: list[str]) -> list[tuple[str, dict[str, str]]]:
         """Every volume carrying all of `labels` (`key` or `key=value`): name and labels."""
         with translated("list volumes"):
-            found = self.api.volumes(filters={"label": labels})
+            found = self._api.volumes(filters={"label": labels})
         return [(v["Name"], v.get("Labels") or {}) for v in found.get("Volumes") or []]
 
     def attach(self, container: str) -> socket.socket:
         """A raw socket on the container's stdin, stdout and stderr; call before `start`."""
         params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
         with translated("attach to a container"):
-            io = self.api.attach_socket(container, params=params)
+            io = self._api.attach_socket(container, params=params)
         # docker-py hands back a SocketIO over a unix socket; we need the socket itself
         # to half-close our side once the input tar is sent.
         return getattr(io, "_sock", io)  # type: ignore[no-any-return]
@@ -193,34 +224,34 @@ class Engine:
         """Where the volume mounted at `destination` in `container` lives on the engine's host
         (its Mountpoint), or None when nothing is mounted there."""
         with translated("inspect a container"):
-            mounts = self.api.inspect_container(container).get("Mounts") or []
+            mounts = self._api.inspect_container(container).get("Mounts") or []
         found = [m.get("Source") for m in mounts if m.get("Destination") == destination]
         return str(found[0]) if found and found[0] else None
 
     def rename(self, container: str, name: str) -> None:
         with translated("rename a container"):
-            self.api.rename(container, name)
+            self._api.rename(container, name)
 
     def start(self, container: str) -> None:
         with translated("start a container"):
-            self.api.start(container)
+            self._api.start(container)
 
     def exit_code(self, container: str) -> int | None:
         with translated("inspect a container"):
-            state = self.api.inspect_container(container)["State"]
+            state = self._api.inspect_container(container)["State"]
         return None if state.get("Running") else int(state.get("ExitCode", -1))
 
     def remove(self, container: str) -> None:
         """Kills (if running) and removes `container`; one already gone, or being removed
         elsewhere, is fine."""
         action = f"remove container {container}"
-        removal(action, lambda: self.api.remove_container(container, force=True, v=True))
+        removal(action, lambda: self._api.remove_container(container, force=True, v=True))
 
     def state(self, container: str) -> ContainerState | None:
         """How `container` is, or None if it is gone."""
         with translated("inspect a container"):
             try:
-                state = self.api.inspect_container(container)["State"]
+                state = self._api.inspect_container(container)["State"]
             except docker.errors.NotFound:
                 return None
         running, code = bool(state.get("Running")), int(state.get("ExitCode", -1))
@@ -236,7 +267,7 @@ class Engine:
         created, never started, so no code of the image runs; it is removed before returning.
         """
         with translated(f"read {', '.join(paths)} from image {image_id}"):
-            container = self.api.create_container(image_id, command=["true"], labels=labels)["Id"]
+            container = self._api.create_container(image_id, command=["true"], labels=labels)["Id"]
             try:
                 for path in paths:
                     found = self._read(container, path, cap, time.monotonic() + READ_SECONDS)
@@ -272,12 +303,12 @@ class Engine:
         return target, stat
 
     def _archive_url(self, container: str) -> str:
-        return str(self.api._url("/containers/{0}/archive", container))
+        return str(self._api._url("/containers/{0}/archive", container))
 
     def _stat(self, container: str, path: str) -> PathStat | None:
         """The path's stat header alone (HEAD): nothing is sent, whatever is there."""
         url, params = self._archive_url(container), {"path": path}
-        response = self.api.head(url, params=params, timeout=READ_SECONDS)
+        response = self._api.head(url, params=params, timeout=READ_SECONDS)
         if response.status_code == 404:
             return None
         if response.status_code >= 400:  # on a created container: the path's fault (a loop)
@@ -290,7 +321,7 @@ class Engine:
         # Uncompressed: the engine gzips for a client that accepts it, and a small gzip can
         # inflate to anything.
         headers = {"Accept-Encoding": "identity"}
-        with self.api.get(
+        with self._api.get(
             url, params=params, headers=headers, stream=True, timeout=READ_SECONDS
         ) as response:
             response.raise_for_status()
@@ -304,21 +335,21 @@ class Engine:
         """Creates volume `name` (local driver) unless it exists; returns the labels it has,
         which are the first creator's when it existed already."""
         with translated(f"create volume {name}"):
-            made = self.api.create_volume(name, driver="local", driver_opts=options, labels=labels)
+            made = self._api.create_volume(name, driver="local", driver_opts=options, labels=labels)
         return dict(made.get("Labels") or {})
 
     def volume_labels(self, name: str) -> dict[str, str] | None:
         """The labels of volume `name`, or None when there is no such volume."""
         with translated(f"inspect volume {name}"):
             try:
-                found = self.api.inspect_volume(name)
+                found = self._api.inspect_volume(name)
             except docker.errors.NotFound:
                 return None
         return dict(found.get("Labels") or {})
 
     def remove_volume(self, name: str) -> str:
         """Removes volume `name`: `removed`, `missing`, or `busy` when a container uses it."""
-        return removal(f"remove volume {name}", self.api.remove_volume, name)
+        return removal(f"remove volume {name}", self._api.remove_volume, name)
 
     def load_volume(
         self,
@@ -337,16 +368,16 @@ class Engine:
         """
         mount = {name: {"bind": "/load", "mode": "rw"}}
         with translated(f"load volume {name}"):
-            host = self.api.create_host_config(
+            host = self._api.create_host_config(
                 binds=mount, network_mode="none", log_config={"type": "none"}
             )
-            created = self.api.create_container(
+            created = self._api.create_container(
                 image_id, command=["true"], labels=labels, host_config=host, network_disabled=True
             )
             try:
                 if self._stat(created["Id"], f"/load/{marker}") is not None:
                     return False
-                self.api.put_archive(created["Id"], "/load", tar_of(files))
+                self._api.put_archive(created["Id"], "/load", tar_of(files))
                 return True
             finally:
                 self.remove(created["Id"])
@@ -354,7 +385,7 @@ class Engine:
     def labelled(self, label: str) -> list[LabelledContainer]:
         """Every container, running or not, carrying `label` (`key` or `key=value`)."""
         with translated("list containers"):
-            found = self.api.containers(all=True, filters={"label": label})
+            found = self._api.containers(all=True, filters={"label": label})
         return [
             LabelledContainer(c["Names"][0].lstrip("/"), float(c["Created"]), c["Labels"])
             for c in found

@@ -1,12 +1,10 @@
 """The images a node holds, and pulling them, over the node's engine."""
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any, TypedDict
 
-import docker.errors
-
 from app.allowlist import normalized
-from app.engine import Engine, removal, translated
+from app.engine import Engine
 from app.errors import ImageMissing, PullFailed
 
 
@@ -27,8 +25,7 @@ class NodeImages:
         found = []
         for image in images:
             try:
-                with translated(f"inspect image {image}"):
-                    attrs = self._engine.api.inspect_image(normalized(image))
+                attrs = self._engine.image(normalized(image))
             except ImageMissing:
                 continue
             tagged = attrs.get("Metadata", {}).get("LastTagTime") or attrs.get("Created", "")
@@ -43,24 +40,15 @@ class NodeImages:
             EngineUnavailable: the engine did not answer.
         """
         repository, _, tag = normalized(image).rpartition(":")
-        with translated(f"pull {image}"):
-            try:
-                for event in self._events(repository, tag):
-                    if "error" in event:
-                        raise PullFailed(str(event["error"]))
-                    progress(event)
-            except docker.errors.APIError as error:
-                raise PullFailed(str(error.explanation or error)) from error
-
-    def _events(self, repository: str, tag: str) -> Iterator[dict[str, Any]]:
-        yield from self._engine.api.pull(repository, tag, stream=True, decode=True)
+        for event in self._engine.pull_events(repository, tag):
+            if "error" in event:
+                raise PullFailed(str(event["error"]))
+            progress(event)
 
     def remove(self, image: str) -> bool:
         """Removes `image` (a name or an id); False if a container uses it or it is gone."""
-        return removal(f"remove image {image}", self._engine.api.remove_image, image) == "removed"
+        return self._engine.remove_image(image) == "removed"
 
     def all(self) -> list[dict[str, Any]]:
         """Every image on the node: id and repository tags."""
-        with translated("list images"):
-            found = self._engine.api.images()
-        return [{"id": i["Id"], "tags": i.get("RepoTags") or []} for i in found]
+        return [{"id": i["Id"], "tags": i.get("RepoTags") or []} for i in self._engine.images()]

@@ -2,8 +2,6 @@
 
 from typing import Any
 
-import docker.types
-
 from app.config import Settings
 
 MIB = 1024 * 1024
@@ -123,7 +121,7 @@ def host_config(
     }
 
 
-def _ulimits(settings: Settings) -> list[docker.types.Ulimit]:
+def _ulimits(settings: Settings) -> list[dict[str, Any]]:
     # No nproc: it counts per host uid across ALL containers, so one run could stop
     # another's from starting. pids_limit bounds processes per container instead.
     limits = {
@@ -132,7 +130,7 @@ def _ulimits(settings: Settings) -> list[docker.types.Ulimit]:
         "nofile": settings.ulimit_nofile,
         "stack": settings.ulimit_stack_mib * MIB,
     }
-    return [docker.types.Ulimit(name=n, soft=v, hard=v) for n, v in limits.items()]
+    return [{"name": n, "soft": v, "hard": v} for n, v in limits.items()]
 
 
 def _tmpfs(size_mib: int, inodes: int, owner: str) -> str:

@@ -543,7 +543,7 @@ def test_the_container_spec_is_labelled_and_hardened_from_the_settings():
     assert host["pids_limit"] == 128
     assert "nr_inodes=16384" in host["tmpfs"]["/sandbox"]
     assert "nr_inodes=4096" in host["tmpfs"]["/tmp"]
-    assert {u.name for u in host["ulimits"]} == {"core", "fsize", "nofile", "stack"}
+    assert {u["name"] for u in host["ulimits"]} == {"core", "fsize", "nofile", "stack"}
 
 
 def test_the_container_runs_under_runc_unless_another_runtime_is_set():

@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import docker.types
-
 from app.config import Settings
 from app.engine import Engine
 from app.errors import EngineUnavailable
@@ -29,14 +27,14 @@ SOCKET_DIR = "/greenbar-socket"
 # The socket volume is a tmpfs the local driver mounts at its mountpoint on the host: a lambda
 # filling it fills 64 KiB of memory (charged to the evaluator), not the host's disk. Only UID,
 # and the worker as root, can reach the socket in it.
-SOCKET_VOLUME = docker.types.DriverConfig(
-    "local",
-    {
+SOCKET_VOLUME = {
+    "Name": "local",
+    "Options": {
         "type": "tmpfs",
         "device": "tmpfs",
         "o": f"size=64k,nr_inodes=16,mode=0700,uid={UID},gid=51967,nosuid,nodev,noexec",
     },
-)
+}
 MEMORY_MIB = 256
 PIDS_LIMIT = 32
 MIB = 1024 * 1024
@@ -65,9 +63,13 @@ def spec(
     # Anonymous (no source): Docker removes it with the container, auto_remove included,
     # so a killed worker's evaluator leaves no volume either.
     mounts = [
-        docker.types.Mount(
-            SOCKET_DIR, None, type="volume", labels=labelled, driver_config=SOCKET_VOLUME
-        )
+        {
+            "Target": SOCKET_DIR,
+            "Source": None,
+            "Type": "volume",
+            "ReadOnly": False,
+            "VolumeOptions": {"Labels": labelled, "DriverConfig": SOCKET_VOLUME},
+        }
     ]
     return {
         "image": image,
@@ -91,7 +93,7 @@ def spec(
             "memswap_limit": memory,
             "nano_cpus": 1_000_000_000,
             "ulimits": [
-                docker.types.Ulimit(name=n, soft=v, hard=v)
+                {"name": n, "soft": v, "hard": v}
                 for n, v in {"core": 0, "nofile": 64, "fsize": MIB}.items()
             ],
             "tmpfs": {"/tmp": "rw,noexec,nosuid,nodev,size=1m,nr_inodes=64"},
