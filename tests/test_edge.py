@@ -202,11 +202,15 @@ def test_a_body_that_does_not_arrive_in_time_is_answered_408(
 
 
 def _listening_addresses(process: Any) -> set[str]:
+    """The addresses the process and its children listen on (a child may come and go: each
+    worker runs `git rev-parse` once as it starts)."""
     found = set()
     for child in [psutil.Process(process.pid), *psutil.Process(process.pid).children(True)]:
-        for connection in child.net_connections(kind="tcp"):
-            if connection.status == psutil.CONN_LISTEN:
-                found.add(connection.laddr.ip)
+        try:
+            connections = child.net_connections(kind="tcp")
+        except (psutil.NoSuchProcess, FileNotFoundError):
+            continue
+        found |= {c.laddr.ip for c in connections if c.status == psutil.CONN_LISTEN}
     return found
 
 
