@@ -23,7 +23,7 @@ class _ThisTestsContainers(Engine):
     """
 
     def __init__(self, tag: str) -> None:
-        super().__init__(Engine.from_env().api)
+        super().__init__(docker.from_env(timeout=60).api)
         self._tag = tag
 
     def labelled(self, label: str) -> list[LabelledContainer]:
