@@ -93,22 +93,11 @@ class Channel:
 
     def ended(self) -> bool:
         """Whether the container's end has closed: it died, or was removed, while idle."""
-        self._sock.settimeout(0)
-        try:
-            return self._sock.recv(1, socket.MSG_PEEK) == b""
-        except BlockingIOError:
-            return False  # nothing to read: alive and quiet, as it should be between calls
-        except OSError:
-            return True
+        return peer_closed(self._sock)
 
     def close(self) -> None:
         """Shuts the socket: the container's stdin closes, and the evaluator exits."""
-        # shutdown, not just close: docker-py's own file object on this socket keeps the
-        # descriptor open past close(), and a kill while the engine still writes to an
-        # unread attach can hang for 20 s or more.
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
+        shut(self._sock)
 
     def _send(self, line: bytes, deadline: float) -> None:
         self._sock.settimeout(max(deadline - self._clock(), 0.001))
@@ -168,3 +157,24 @@ class Channel:
         if self._received > self._cap:
             raise Broken("cap")
         return chunk
+
+
+def peer_closed(sock: socket.socket) -> bool:
+    """Whether the other end of `sock` has closed, looking without waiting or consuming."""
+    sock.settimeout(0)
+    try:
+        return sock.recv(1, socket.MSG_PEEK) == b""
+    except BlockingIOError:
+        return False  # nothing to read: alive and quiet, as it should be between calls
+    except OSError:
+        return True
+
+
+def shut(sock: socket.socket) -> None:
+    """Shuts and closes `sock`."""
+    # shutdown, not just close: docker-py's own file object on an attach socket keeps the
+    # descriptor open past close(), and a kill while the engine still writes to an unread
+    # attach can hang for 20 s or more.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+    sock.close()

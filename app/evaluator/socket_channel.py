@@ -8,7 +8,6 @@ container's lifeline, and what lambdas print arrives on it, drained while a call
 flood counts towards the reply cap and never blocks the lambda.
 """
 
-import contextlib
 import os
 import select
 import socket
@@ -16,7 +15,7 @@ import stat
 import time
 from collections.abc import Callable
 
-from app.evaluator.channel import CHUNK_BYTES, Broken, Channel
+from app.evaluator.channel import CHUNK_BYTES, Broken, Channel, peer_closed, shut
 
 SOCKET_NAME = "evaluator.sock"  # images/evaluator/evaluate.py listens on it
 WAIT_SECONDS = 2.0  # for the socket to appear once the container starts (it takes ~0.1 s)
@@ -110,20 +109,11 @@ class SocketChannel:
 
     def ended(self) -> bool:
         """Whether the container's end has closed: it died, or was removed, while idle."""
-        if self._lifeline.ended():
-            return True
-        try:
-            return self._sock.recv(1, socket.MSG_PEEK) == b""
-        except BlockingIOError:
-            return False
-        except OSError:
-            return True
+        return self._lifeline.ended() or peer_closed(self._sock)
 
     def close(self) -> None:
         """Closes both sockets: the container's stdin closes, and the evaluator exits."""
-        with contextlib.suppress(OSError):
-            self._sock.shutdown(socket.SHUT_RDWR)
-        self._sock.close()
+        shut(self._sock)
         self._lifeline.close()
 
     def _send(self, data: memoryview, deadline: float) -> None:
