@@ -194,11 +194,27 @@ def test_a_body_that_does_not_arrive_in_time_is_answered_408(
     with api_server(settings, tmp_path / "web.log", GREENBAR_BODY_READ_SECONDS="1") as (url, _):
         sock = _slow_body(url)
         started = time.monotonic()
-        answer = sock.recv(4096)
+        answer = _response(sock)
         sock.close()
     assert answer.startswith(b"HTTP/1.1 408"), answer
     assert b"did not arrive within 1 s" in answer
     assert time.monotonic() - started < ANSWER_BOUND_SECONDS
+
+
+def _response(sock: socket.socket) -> bytes:
+    """One whole HTTP response: its head, then as many bytes as its Content-Length says
+    (they may come in several segments)."""
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        answer += sock.recv(4096) or b"\r\n\r\n"
+    head = answer.split(b"\r\n\r\n", 1)[0].lower()
+    length = int(head.split(b"content-length:", 1)[1].split(b"\r\n", 1)[0])
+    while len(answer.split(b"\r\n\r\n", 1)[1]) < length:
+        chunk = sock.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    return answer
 
 
 def _listening_addresses(process: Any) -> set[str]:
