@@ -70,7 +70,7 @@ class Settings:
     rag_lambda_seconds: float = 1.0
     rag_cache_ttl_seconds: int = 604800
     rag_missing_ttl_seconds: int = 60
-    # Where rag lambdas run (app/evaluator): greenbar's own image, needed on every node; a
+    # Where rag lambdas run (app/colour/evaluator): greenbar's own image, needed on every node; a
     # starting worker pulls it when pulls are enabled and its node lacks it.
     evaluator_image: str = "greenbar/evaluator:latest"
     # The API: bearer tokens (none: open), and the most runs a queue may hold waiting.
@@ -94,7 +94,7 @@ class Settings:
     cap_drop: tuple[str, ...] = ("ALL",)
     no_new_privileges: bool = True
     seccomp_profile: str = ""  # empty: the engine's default profile
-    # Each run container gets the next uid (and gid) of this range: see app/uids.py. The
+    # Each run container gets the next uid (and gid) of this range: see app/sandbox/uids.py. The
     # supervisor in it runs as supervisor_uid, outside the range.
     uid_base: int = 100000
     uid_count: int = 1048576

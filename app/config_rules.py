@@ -44,7 +44,7 @@ BOUNDS = {
     "files_max_kib": Bound(1, 262144),
     "files_max_depth": Bound(1, 256),
     "request_max_kib": Bound(2, 524288),
-    # Below the 60 s Redis read timeout (app/store.py).
+    # Below the 60 s Redis read timeout (app/externals/store.py).
     "wait_max_seconds": Bound(0, 50),
     "result_ttl_seconds": Bound(60, YEAR, "a record must outlive its run"),
     "rag_lambda_seconds": Bound(0.05, 60),

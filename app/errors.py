@@ -1,7 +1,8 @@
 """Every error greenbar raises on purpose, on one screen.
 
-Docker and Redis exceptions are translated into these at their wrappers (`app.engine`,
-`app.runs`), once. Expected outcomes of a run (timed out, faulty) are values, not exceptions.
+Docker and Redis exceptions are translated into these at their wrappers (`app.externals.engine`,
+`app.externals.store`), once. Expected outcomes of a run (timed out, faulty) are values, not
+exceptions.
 """
 
 

@@ -34,16 +34,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import redis
 
+from app.colour.evaluator import container
+from app.colour.evaluator.channel import Channel
+from app.colour.evaluator.one_shot import OneShotEvaluator
+from app.colour.evaluator.resident import ResidentEvaluator
+from app.colour.evaluator.socket_channel import SOCKET_NAME, WAIT_SECONDS, SocketChannel, connected
+from app.colour.evaluator.wire import Call
+from app.colour.rag_cache import RagCache
+from app.colour.traffic_light import TrafficLight
 from app.config import Settings
-from app.engine import Engine
-from app.evaluator import container
-from app.evaluator.channel import Channel
-from app.evaluator.one_shot import OneShotEvaluator
-from app.evaluator.resident import ResidentEvaluator
-from app.evaluator.socket_channel import SOCKET_NAME, WAIT_SECONDS, SocketChannel, connected
-from app.evaluator.wire import Call
-from app.rag_cache import RagCache
-from app.traffic_light import TrafficLight
+from app.externals.engine import Engine
 from bench.run_latency import raw_command
 from bench.stack import private_stack
 

@@ -47,7 +47,7 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.runs import RunStore
+from app.jobs.records import RunStore
 from bench.stack import private_stack
 
 IMAGE = "greenbar/busybox-sh"

@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from app.config import Settings
-from app.sandbox import GVISOR_MEMORY_MIB, GVISOR_PIDS_FACTOR
+from app.sandbox.spec import GVISOR_MEMORY_MIB, GVISOR_PIDS_FACTOR
 from bench.stack import private_stack
 
 PROGRAM = "echo hello"
@@ -30,7 +30,7 @@ def raw_command(settings: Settings, image: str, program: str = PROGRAM) -> list[
     mib = 1024 * 1024
     uid = str(settings.uid_base)  # a non-root uid, as a run's
     tmpfs = "exec,nosuid,nodev,size={}m,nr_inodes={},uid=" + uid + ",gid=" + uid
-    # As app/sandbox.py: under gVisor more pids and memory for gVisor itself, no docker-init.
+    # As app/sandbox/spec.py: under gVisor more pids and memory for gVisor itself, no docker-init.
     gvisor = settings.runtime == "runsc"
     pids = settings.pids_limit * (GVISOR_PIDS_FACTOR if gvisor else 1)
     memory = f"{settings.memory_mib + (GVISOR_MEMORY_MIB if gvisor else 0)}m"

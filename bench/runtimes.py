@@ -12,7 +12,7 @@ the ExitStack whatever it needs kept up (a stack), and the timer returns seconds
 Usage: .venv/bin/python bench/runtimes.py [--runs 15] [--runtimes runc,runsc] [--p1]
 Prints one JSON object: p50/p90 in ms per row and runtime, and each runtime's ratio to the first.
 GREENBAR_* variables apply to every row. Under runsc the container gets room for gVisor's own
-threads and memory, and no docker-init, as app/sandbox.py gives a run (bench/probe/README.md).
+threads and memory, and no docker-init, as app/sandbox/spec.py gives a run (bench/probe/README.md).
 """
 
 import argparse

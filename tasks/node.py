@@ -6,7 +6,7 @@ from celery import current_app
 from celery.signals import celeryd_init, worker_process_init, worker_process_shutdown
 
 from app.config import Settings
-from app.context import NodeContext
+from app.wiring import NodeContext
 from tasks.queues import PULL_TASK, node_queue
 
 _context: NodeContext | None = None

@@ -4,7 +4,7 @@ from typing import Any
 
 from celery import current_app, shared_task
 
-from app.tracks import to_prepull
+from app.images.tracks import to_prepull
 from tasks.node import node_context
 from tasks.queues import PULL_TASK, SCHEDULE_PULLS_TASK, node_queue
 

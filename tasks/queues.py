@@ -7,7 +7,7 @@
 - `greenbar.shared`: colours and the beat's fan-outs, taken by every worker.
 """
 
-from app.routing import Route
+from app.jobs.routing import Route
 
 RUN_QUEUE = "greenbar.runs"
 SHARED_QUEUE = "greenbar.shared"

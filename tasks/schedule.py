@@ -1,7 +1,7 @@
 """The beat schedule: pull every allowlisted image onto every node, and prune every node.
 
 Run one `celery -A tasks.worker beat`. A second one is harmless: each fan-out claims its
-period in Redis first (app.periodic), so the work is done once per period.
+period in Redis first (app.cluster.periodic), so the work is done once per period.
 """
 
 from typing import Any

@@ -11,15 +11,15 @@ import os
 from celery.signals import setup_logging, worker_ready, worker_shutdown
 
 from app import logs
+from app.cluster.heartbeat import Heartbeat
 from app.config import Settings, warn_of_unknown_variables
-from app.context import HEARTBEAT_SECONDS, NodeContext
-from app.engine import Engine
 from app.errors import GreenbarError
-from app.heartbeat import Heartbeat
-from app.pool import PoolKeeper, WarmPool
-from app.supervisor import SupervisorVolume
-from app.tracks import concrete, to_prepull
-from app.uids import UidAllocator
+from app.externals.engine import Engine
+from app.images.tracks import concrete, to_prepull
+from app.sandbox.pool import PoolKeeper, WarmPool
+from app.sandbox.supervisor import SupervisorVolume
+from app.sandbox.uids import UidAllocator
+from app.wiring import HEARTBEAT_SECONDS, NodeContext
 from tasks.celery_app import create_celery
 from tasks.node import node_context
 from tasks.queues import PULL_TASK, node_queue

@@ -30,7 +30,7 @@ import docker
 import psutil
 import redis
 
-from app.workers import WorkerRegistry
+from app.cluster.workers import WorkerRegistry
 
 ROOT = Path(__file__).resolve().parents[1]
 REGISTRY_READY_SECONDS = 20

@@ -18,8 +18,8 @@ import docker
 import pytest
 import redis
 
+from app.cluster.workers import WorkerRegistry
 from app.config import Settings
-from app.workers import WorkerRegistry
 from tests.helpers import DEPLOYMENT, free_port, wait_until
 from web import create_app
 

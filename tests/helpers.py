@@ -44,14 +44,14 @@ def kata_ref(redis_url: str, kata: str, client: str = "open") -> str:
     """The reference greenbar knows kata `kata` of `client` by (`open`: no token was sent)."""
     import redis
 
-    from app.katas import KataStore
+    from app.katas.records import KataStore
 
     return KataStore(redis.Redis.from_url(redis_url), 60).ref(client, kata)
 
 
 def kata_volume(redis_url: str, kata: str, client: str = "open") -> str:
     """The name of the volume of kata `kata` of `client`."""
-    from app.katas import volume_name
+    from app.katas.records import volume_name
 
     return volume_name(kata_ref(redis_url, kata, client))
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import redis
 
+from app.cluster.workers import WorkerRegistry
 from app.config import Settings
-from app.workers import WorkerRegistry
 from tests.helpers import free_port, run
 from web import create_app
 

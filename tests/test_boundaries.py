@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 import redis
 
+from app.cluster.workers import WorkerRegistry
 from app.config import Settings
-from app.workers import WorkerRegistry
 from web import create_app
 
 ECHO = {"image": "greenbar/busybox-sh", "files": {"cyber-dojo.sh": "echo hi"}}

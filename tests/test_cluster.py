@@ -11,7 +11,7 @@ import docker
 import pytest
 import redis
 
-from app.workers import WorkerRegistry
+from app.cluster.workers import WorkerRegistry
 from tests.cluster import (
     celery_worker,
     forget_registry,

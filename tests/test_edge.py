@@ -27,8 +27,8 @@ import redis
 from honcho.environ import parse_procfile
 
 from app.config import Settings
-from app.end_notices import EndNotices
-from app.runs import RunStore
+from app.externals.end_notices import EndNotices
+from app.jobs.records import RunStore
 from tests.helpers import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -13,11 +13,11 @@ from typing import Any
 import docker
 import pytest
 
+from app.colour.evaluator.one_shot import OneShotEvaluator, container_name
+from app.colour.evaluator.resident import ResidentEvaluator
+from app.colour.evaluator.wire import Call
 from app.config import Settings
-from app.engine import Engine, ImageFile
-from app.evaluator.one_shot import OneShotEvaluator, container_name
-from app.evaluator.resident import ResidentEvaluator
-from app.evaluator.wire import Call
+from app.externals.engine import Engine, ImageFile
 from tests.helpers import DEPLOYMENT, ROOT, build_image, wait_until
 
 GREEN = "def colour(stdout, stderr, status):\n    return 'green'\n"
@@ -169,7 +169,7 @@ def test_where_the_mountpoint_is_unreachable_calls_go_over_attach_said_once(
         Engine.from_env(), settings, host_path=lambda path: "/nonexistent" + path
     )
     try:
-        with caplog.at_level(logging.WARNING, "app.evaluator.resident"):
+        with caplog.at_level(logging.WARNING, "app.colour.evaluator.resident"):
             assert elsewhere.colour(_call(GREEN)).outcome == "green"
             assert not elsewhere.over_socket
             first = elsewhere.name
@@ -243,9 +243,9 @@ def test_an_evaluator_goes_when_the_process_that_owns_it_is_killed(
 OWNER = """
 import sys, time
 from app.config import Settings
-from app.engine import Engine
-from app.evaluator.resident import ResidentEvaluator
-from app.evaluator.wire import Call
+from app.externals.engine import Engine
+from app.colour.evaluator.resident import ResidentEvaluator
+from app.colour.evaluator.wire import Call
 settings = Settings.from_env({}, deployment=sys.argv[1])
 evaluator = ResidentEvaluator(Engine.from_env(), settings)
 green = "def colour(stdout, stderr, status):\\n    return 'green'\\n"

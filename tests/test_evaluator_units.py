@@ -16,17 +16,25 @@ from pathlib import Path
 
 import pytest
 
-from app.archive import BLOCK, PAX_MAX_BYTES, PathStat, Unreadable, member, refusal, size_text
-from app.evaluator.channel import Broken, Channel
-from app.evaluator.socket_channel import SOCKET_NAME, SocketChannel, connected
-from app.evaluator.wire import Call, Reply
-from app.rag_lambda import Verdict
+from app.colour.evaluator.channel import Broken, Channel
+from app.colour.evaluator.socket_channel import SOCKET_NAME, SocketChannel, connected
+from app.colour.evaluator.wire import Call, Reply
+from app.colour.rag_lambda import Verdict
+from app.externals.archive import (
+    BLOCK,
+    PAX_MAX_BYTES,
+    PathStat,
+    Unreadable,
+    member,
+    refusal,
+    size_text,
+)
 
 PATH = "/usr/local/bin/red_amber_green.py"
 CAP = 64 * 1024
 GIB = 1 << 30
 
-# app.archive: the stat header.
+# app.externals.archive: the stat header.
 
 
 def _stat_header(size: int, mode: int, link: str = "") -> str:
@@ -73,7 +81,7 @@ def test_sizes_are_said_in_binary_units(size: int, text: str) -> None:
     assert size_text(size) == text
 
 
-# app.archive: the tar body.
+# app.externals.archive: the tar body.
 
 
 def _tar(content: bytes, kind: bytes = tarfile.REGTYPE, pax: dict[str, str] | None = None) -> bytes:
@@ -209,7 +217,7 @@ def test_the_largest_extended_header_allowed_is_parsed_in_linear_time() -> None:
     assert time.perf_counter() - started < 0.5
 
 
-# app.evaluator.wire
+# app.colour.evaluator.wire
 
 
 def test_a_call_without_its_source_sends_null() -> None:
@@ -258,7 +266,7 @@ def test_anything_else_is_garbled(line: bytes) -> None:
     assert raised.value.kind == "garbled"
 
 
-# app.evaluator.channel
+# app.colour.evaluator.channel
 
 
 def _frame(kind: int, payload: bytes) -> bytes:
@@ -329,7 +337,7 @@ def test_more_after_the_reply_line_is_garbled(pair) -> None:
     assert raised.value.kind == "garbled"
 
 
-# app.evaluator.socket_channel
+# app.colour.evaluator.socket_channel
 
 
 @pytest.fixture

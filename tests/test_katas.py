@@ -9,15 +9,15 @@ import docker
 import pytest
 import redis
 
-from app.context import NodeContext
-from app.engine import Engine
-from app.images import NodeImages
-from app.katas import KataStore
-from app.pruner import Pruner
-from app.reaper import Reaper
-from app.runs import RunStore
-from app.uids import UidAllocator
-from app.volumes import KataVolumes
+from app.cluster.pruner import Pruner
+from app.cluster.reaper import Reaper
+from app.externals.engine import Engine
+from app.images.node_images import NodeImages
+from app.jobs.records import RunStore
+from app.katas.records import KataStore
+from app.katas.volumes import KataVolumes
+from app.sandbox.uids import UidAllocator
+from app.wiring import NodeContext
 from tests.helpers import kata_ref, kata_volume, remove_kata, run
 
 DAY = 24 * 3600

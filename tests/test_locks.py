@@ -7,12 +7,12 @@ import uuid
 import pytest
 import redis
 
+from app.colour.rag_cache import RagCache
+from app.colour.rag_lambda import MISSING
 from app.config import Settings
-from app.katas import KataStore
-from app.pulls import PullStore
-from app.rag_cache import RagCache
-from app.rag_lambda import MISSING
-from app.supervisor import SupervisorVolume
+from app.images.pull_records import PullStore
+from app.katas.records import KataStore
+from app.sandbox.supervisor import SupervisorVolume
 from tests.helpers import wait_until
 
 OTHER = b"another holder's token"
@@ -35,7 +35,7 @@ def taken_by_another(client: redis.Redis, key: str) -> None:
 
 
 def test_a_lock_is_released_by_its_holder_and_by_no_one_else(client):
-    from app import locks
+    from app.externals import locks
 
     key = f"greenbar:test-lock:{uuid.uuid4().hex}"
     first = locks.lock(client, key, 60)

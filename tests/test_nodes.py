@@ -14,9 +14,9 @@ import docker
 import pytest
 import redis
 
+from app.colour.rag_cache import READS
 from app.config import Settings
-from app.rag_cache import READS
-from app.runs import RunStore
+from app.jobs.records import RunStore
 from tasks.celery_app import create_celery
 from tasks.queues import RUN_TASK, SCHEDULE_PULLS_TASK, node_queue
 from tests.cluster import (

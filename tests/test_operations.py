@@ -11,9 +11,9 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.cluster.workers import WorkerRegistry
 from app.config import Settings
 from app.logs import JsonFormatter
-from app.workers import WorkerRegistry
 from tests.helpers import run
 from web import create_app
 

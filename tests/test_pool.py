@@ -9,7 +9,7 @@ import docker
 import pytest
 import redis
 
-from app.pool import WarmPool
+from app.sandbox.pool import WarmPool
 from tests.cluster import celery_worker, stop_worker
 from tests.helpers import remove_kata, run, wait_until
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from app.rag_lambda import MISSING, Language, RagLambda
+from app.colour.rag_lambda import MISSING, Language, RagLambda
 from tests.helpers import ROOT
 
 EVALUATE = ROOT / "images" / "evaluator" / "evaluate.py"

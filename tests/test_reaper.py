@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import docker
 import pytest
 
-from app.engine import Engine, LabelledContainer
-from app.reaper import Reaper
+from app.cluster.reaper import Reaper
+from app.externals.engine import Engine, LabelledContainer
 
 LONGEST_RUN_SECONDS = 50
 

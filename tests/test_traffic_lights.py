@@ -11,8 +11,8 @@ import docker
 import pytest
 import redis
 
-from app.engine import Engine
-from app.rag_cache import RagCache
+from app.colour.rag_cache import RagCache
+from app.externals.engine import Engine
 from tests.helpers import ROOT, build_image, run
 from web import create_app
 

@@ -11,21 +11,21 @@ from pathlib import Path
 
 import pytest
 
-from app.allowlist import Allowlist
 from app.config import Settings
 from app.errors import ConfigError, ImageNotAllowed, InvalidRequest
-from app.feed import Limits, request
-from app.files import validate
-from app.harvest import Harvester
-from app.sandbox import container_name, run_labels, spec
-from app.stream import DIAGNOSTICS_MAX_BYTES, CapExceeded, DeadlinePassed, OutputStream
-from app.text import cleaned
+from app.images.allowlist import Allowlist
+from app.sandbox.feed import Limits, request
+from app.sandbox.files import validate
+from app.sandbox.harvest import Harvester
+from app.sandbox.spec import container_name, run_labels, spec
+from app.sandbox.stream import DIAGNOSTICS_MAX_BYTES, CapExceeded, DeadlinePassed, OutputStream
+from app.sandbox.text import cleaned
 
 ROOT = Path(__file__).resolve().parents[1]
 SETTINGS = Settings()
 
 
-# app.files.validate
+# app.sandbox.files.validate
 
 
 def test_valid_files_are_returned_as_a_plain_dict():
@@ -105,7 +105,7 @@ def test_content_that_is_not_a_string_is_refused_naming_the_file(content):
     assert refused.value.field == "files[hiker.py]"
 
 
-# app.feed.request
+# app.sandbox.feed.request
 
 
 def _frames(data: bytes, magic: bytes) -> list[tuple[str, bytes]]:
@@ -143,7 +143,7 @@ def test_a_lone_surrogate_in_content_reaches_the_sandbox_as_a_replacement_charac
     assert _file(_frames(sent, b"GBRUN01\n")[2][1])[2] == "a\ufffdb".encode()
 
 
-# app.text.cleaned
+# app.sandbox.text.cleaned
 
 
 def test_text_under_the_limit_is_kept_whole():
@@ -167,7 +167,7 @@ def test_invalid_utf8_is_replaced_and_nul_bytes_are_kept():
     assert cleaned(b"a\x00b\xffc", 100) == {"content": "a\x00b\ufffdc", "truncated": False}
 
 
-# app.harvest.Harvester
+# app.sandbox.harvest.Harvester
 
 
 def _out(*frames: tuple[str, bytes]) -> bytes:
@@ -296,7 +296,7 @@ def test_nothing_after_the_end_frame_is_read():
     assert stream.taken == len(_out(("S", b"0"), ("E", b"")))
 
 
-# app.stream.OutputStream
+# app.sandbox.stream.OutputStream
 
 
 def _frame(kind: int, payload: bytes) -> bytes:
@@ -478,7 +478,7 @@ def test_every_setting_is_documented_in_the_readme():
     assert not missing, f"README.md does not document {missing}"
 
 
-# app.allowlist.Allowlist
+# app.images.allowlist.Allowlist
 
 
 @pytest.mark.parametrize(
@@ -517,7 +517,7 @@ def test_the_refusal_names_the_allowed_images():
         Allowlist(["greenbar/busybox-sh"]).check("evil/image")
 
 
-# app.sandbox.spec
+# app.sandbox.spec.spec
 
 
 def test_the_container_spec_is_labelled_and_hardened_from_the_settings():

@@ -11,19 +11,19 @@ from typing import Any
 from flask import Flask
 
 from app import logs
-from app.admission import Admission
-from app.allowlist import Allowlist
+from app.cluster.metrics import Metrics
+from app.cluster.workers import WorkerRegistry
 from app.config import Settings, warn_of_unknown_variables
 from app.config_rules import open_to_all, reached_on
-from app.end_notices import EndNotices
-from app.katas import KataStore
-from app.metrics import Metrics
-from app.pulls import PullStore
-from app.queue_depth import QueueDepth
-from app.runs import RunStore
-from app.store import connect
-from app.tracks import TrackStore
-from app.workers import WorkerRegistry
+from app.externals.end_notices import EndNotices
+from app.externals.store import connect
+from app.images.allowlist import Allowlist
+from app.images.pull_records import PullStore
+from app.images.tracks import TrackStore
+from app.jobs.admission import Admission
+from app.jobs.queue_depth import QueueDepth
+from app.jobs.records import RunStore
+from app.katas.records import KataStore
 from web import colours, errors, health, metrics, nodes, openapi, runs, tracks
 from web.edge import BodyDeadline
 from web.services import Services

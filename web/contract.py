@@ -7,8 +7,8 @@ from typing import Any
 
 from app.config import Settings
 from app.errors import InvalidRequest
-from app.katas import KATA_ID
-from app.tracks import SLUG
+from app.images.tracks import SLUG
+from app.katas.records import KATA_ID
 
 VERSION = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"  # a Docker tag
 RAG_LAMBDA_MAX_CHARS = 65536

@@ -3,7 +3,7 @@
 from flask import Blueprint, Response, jsonify
 
 from app.errors import StoreUnavailable
-from app.store import translated
+from app.externals.store import translated
 from web.services import services
 
 blueprint = Blueprint("health", __name__)

@@ -8,8 +8,8 @@ from typing import Any
 from flask import Response, g, jsonify, request, url_for
 
 from app.errors import InvalidParameter, ServiceUnavailable, UnknownJob
+from app.jobs.records import FINAL, RunStore
 from app.logs import event
-from app.runs import FINAL, RunStore
 from web.schemas import wait_seconds
 from web.services import services
 

@@ -13,7 +13,7 @@ from prometheus_client.core import (
     Metric,
 )
 
-from app.metrics import DURATION_BUCKETS, parse
+from app.cluster.metrics import DURATION_BUCKETS, parse
 from tasks.queues import RUN_QUEUE, SHARED_QUEUE, node_queue, track_queue
 from web.services import services
 

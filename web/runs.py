@@ -3,7 +3,7 @@
 from flask import Blueprint, Response, request
 
 from app.errors import KataBusy
-from app.routing import route_run
+from app.jobs.routing import route_run
 from tasks.queues import RUN_TASK, queue_of
 from web.auth import client_of, requires
 from web.jobs import fetch, json_body, new_id, submit

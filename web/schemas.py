@@ -4,11 +4,11 @@ Every failure names its field."""
 from collections.abc import Mapping
 from typing import Any
 
-from app.allowlist import Allowlist
 from app.config import Settings
 from app.errors import InvalidParameter, InvalidRequest
-from app.files import validate
-from app.tracks import TrackStore
+from app.images.allowlist import Allowlist
+from app.images.tracks import TrackStore
+from app.sandbox.files import validate
 from web.contract import conform, request_schemas
 
 

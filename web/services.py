@@ -6,17 +6,17 @@ from typing import Any
 
 from flask import current_app
 
-from app.admission import Admission
-from app.allowlist import Allowlist
+from app.cluster.metrics import Metrics
+from app.cluster.workers import WorkerRegistry
 from app.config import Settings
-from app.katas import KataStore
-from app.metrics import Metrics
-from app.pulls import PullStore
-from app.queue_depth import QueueDepth
-from app.runs import RunStore
-from app.store import Client
-from app.tracks import TrackStore
-from app.workers import WorkerRegistry
+from app.externals.store import Client
+from app.images.allowlist import Allowlist
+from app.images.pull_records import PullStore
+from app.images.tracks import TrackStore
+from app.jobs.admission import Admission
+from app.jobs.queue_depth import QueueDepth
+from app.jobs.records import RunStore
+from app.katas.records import KataStore
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from flask import Blueprint, Response, jsonify
 
 from app.errors import ServiceUnavailable
-from app.tracks import checked_slug
+from app.images.tracks import checked_slug
 from web.auth import requires
 from web.jobs import json_body
 from web.nodes import start_pull

@@ -55,7 +55,7 @@ REPEAT_SECONDS = 0.05
 # often (seconds). A leftover in the resident evaluator wastes its resources but cannot reach
 # anything a lambda there could not: its lambdas are all images' own.
 CHECK_EVERY_SECONDS = 0.05
-SOCKET_NAME = "evaluator.sock"  # app/evaluator/socket_channel.py connects to it
+SOCKET_NAME = "evaluator.sock"  # app/colour/evaluator/socket_channel.py connects to it
 
 SAFE_BUILTINS = {
     name: getattr(builtins, name)

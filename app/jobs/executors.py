@@ -1,0 +1,274 @@
+"""Carrying out recorded jobs on this node: the worker's side of a run's or a colour's life."""
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.cluster.metrics import Metrics
+from app.colour.traffic_light import TrafficLight
+from app.errors import EngineUnavailable, ImageMissing, KataBusy
+from app.externals.engine import Engine
+from app.jobs.records import RunStore
+from app.katas.records import KataStore, volume_name
+from app.katas.volumes import KataVolume, KataVolumes
+from app.logs import event
+from app.sandbox.runner import Outcome, Runner, RunResult
+
+log = logging.getLogger(__name__)
+
+
+class _Executor:
+    """Takes a queued job from its store, does it, and records how it ended, never leaving it
+    `running`.
+
+    Args:
+        store: the job records.
+        node: this node's name, recorded on the job.
+        metrics: counts finished jobs, flushed once per job.
+        cleanup: called once the job is recorded (the runner's container removals).
+    """
+
+    kind = "job"
+
+    def __init__(
+        self,
+        store: RunStore,
+        node: str,
+        metrics: Metrics,
+        cleanup: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._store = store
+        self._node = node
+        self._metrics = metrics
+        self._cleanup = cleanup  # after the result is recorded: removes containers
+
+    def execute(self, job_id: str, worker: str = "") -> dict[str, Any]:
+        """Does `job_id` and records its result, naming the `worker` that did it.
+
+        Returns:
+            A short summary: id, state and outcome (the full result is in the store).
+        """
+        request = self._store.request(job_id)
+        if request is None:
+            return {"id": job_id, "state": "gone", "outcome": None}
+        said = {f"{self.kind}_id": job_id, "image": request["image"], "node": self._node}
+        if not self._store.start(job_id, self._node, worker):
+            self._abandon(job_id, request, said)
+            return {"id": job_id, "state": "error", "outcome": None}
+        event(log, f"{self.kind}.started", **said, worker=worker)
+        try:
+            return self._carry_out(job_id, request, worker, said)
+        finally:
+            self._cleanup()
+
+    def _carry_out(
+        self, job_id: str, request: dict[str, Any], worker: str, said: dict[str, str]
+    ) -> dict[str, Any]:
+        try:
+            result = self._work(job_id, request)
+        except (EngineUnavailable, KataBusy) as error:
+            self._fail(job_id, request, str(error), said)
+            return {"id": job_id, "state": "error", "outcome": None}
+        except BaseException as error:  # a bug, a time limit, a shutdown: still say so
+            self._fail(job_id, request, f"internal error: {type(error).__name__}: {error}", said)
+            raise
+        finally:
+            self._metrics.flush()
+        result["worker"] = worker
+        self._ending(job_id, request)
+        self._store.finish(job_id, result)
+        outcome, duration = result["outcome"], result.get("duration_ms")
+        event(log, f"{self.kind}.finished", **said, outcome=outcome, duration_ms=duration)
+        return {"id": job_id, "state": "done", "outcome": outcome}
+
+    def _ending(self, job_id: str, request: dict[str, Any]) -> None:
+        """Called just before the job's end is recorded, however it ended: a client that sees
+        the end can count on what this frees (runs free their kata)."""
+
+    def _abandon(self, job_id: str, request: dict[str, Any], said: dict[str, str]) -> None:
+        """A redelivered job whose first worker died mid-way: its container (if any is left)
+        goes, and the job ends in error rather than running a second time."""
+        self._remove_leftovers(job_id)
+        self._fail(job_id, request, "the worker carrying it out died; it is not run twice", said)
+
+    def _remove_leftovers(self, job_id: str) -> None:
+        """Removes whatever containers a dead worker left for `job_id` (runs override this)."""
+
+    def _fail(
+        self, job_id: str, request: dict[str, Any], reason: str, said: dict[str, str]
+    ) -> None:
+        self._ending(job_id, request)
+        self._store.fail(job_id, reason)
+        self._count("error", None)
+        event(log, f"{self.kind}.error", **said, reason=reason)
+
+    def _count(self, outcome: str, duration_ms: int | None) -> None:
+        """Counts a finished job; runs are counted, colours are not."""
+
+    def _work(self, job_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class KataSupport:
+    """What runs in kata volumes need.
+
+    Args:
+        katas: kata state (node, last use, names sent, the run holding it).
+        volumes: this node's kata volumes.
+        quota_kib: a volume holding more than this after a run is wiped.
+        claim_seconds: how long a run's claim on its kata lasts at most.
+    """
+
+    katas: KataStore
+    volumes: KataVolumes
+    quota_kib: int
+    claim_seconds: int
+
+
+class RunExecutor(_Executor):
+    """Runs a recorded run, then colours it with its image's (or the kata's) rag lambda.
+
+    A run whose image is not on this node is `pulling` at once, and `request_pull(image)`
+    starts a pull of it here (at most one per image and node: the puller's lock). With pulls
+    disabled (`request_pull` None) such a run is `faulty`: no pull is coming.
+    """
+
+    kind = "run"
+
+    def __init__(
+        self,
+        store: RunStore,
+        node: str,
+        metrics: Metrics,
+        runner: Runner,
+        light: TrafficLight,
+        kata: KataSupport,
+        request_pull: Callable[[str], None] | None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(store, node, metrics, runner.dispose)
+        self._runner = runner
+        self._light = light
+        self._kata = kata
+        self._request_pull = request_pull
+        self._clock = clock
+
+    def _work(self, job_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        started = self._clock()
+        result: dict[str, Any] = dict(self._run(job_id, request))
+        result.update({k: request[k] for k in ("track", "version") if k in request})
+        if result["outcome"] == Outcome.PULLING:
+            if self._request_pull is not None:
+                self._request_pull(request["image"])
+            else:
+                why = f"image {request['image']} is not on node {self._node}; pulls are disabled"
+                result.update(outcome=Outcome.FAULTY.value, log=why)
+        if result["outcome"] == Outcome.COMPLETED:
+            verdict = self._light.colour(
+                result["digest"],
+                result["stdout"]["content"],
+                result["stderr"]["content"],
+                result["status"],
+                request.get("rag_lambda"),
+                job_id,
+            )
+            result["outcome"] = verdict.outcome
+            result["log"] = "\n".join(line for line in (result["log"], verdict.log) if line)
+            result["duration_ms"] = round((self._clock() - started) * 1000)
+        self._count(result["outcome"], result["duration_ms"])
+        return result
+
+    def _remove_leftovers(self, job_id: str) -> None:
+        self._runner.remove(job_id)
+        self._light.remove(job_id)  # a client's copy's one-shot evaluator
+
+    def _count(self, outcome: str, duration_ms: int | None) -> None:
+        self._metrics.count("runs_total", outcome=outcome)
+        if duration_ms is not None:
+            self._metrics.observe_run_seconds(duration_ms / 1000)
+
+    def _ending(self, job_id: str, request: dict[str, Any]) -> None:
+        if "kata_ref" in request:
+            self._kata.katas.release(request["kata_ref"], job_id)
+
+    def _run(self, job_id: str, request: dict[str, Any]) -> RunResult:
+        image, files, seconds = request["image"], request["files"], request["max_seconds"]
+        kata = request.get("kata_ref")
+        if kata is None:
+            return self._runner.run(image, files, seconds, job_id)
+        holder = self._kata.katas.claim(kata, job_id, self._kata.claim_seconds)
+        if holder is not None:  # its claim from the API expired while it waited: say so
+            raise KataBusy(f"kata {request.get('kata')} is in use by run {holder}")
+        before = set(self._kata.katas.use(kata, self._node, files))
+        try:
+            volume = self._kata.volumes.ensure(kata, image)
+        except ImageMissing:  # the run says `pulling` without touching the volume
+            volume = KataVolume(volume_name(kata), kata)
+        result = self._runner.run(
+            image,
+            files,
+            seconds,
+            job_id,
+            kata=(volume.name, volume.uid),
+            deleted=sorted(before - set(files)),
+        )
+        self._runner.dispose()  # the volume is free once the client has the result
+        kib, quota = result["sandbox_kib"], self._kata.quota_kib
+        if kib > quota or result["outcome"] == Outcome.FAULTY:
+            self._kata.volumes.remove(volume.name)
+            self._kata.katas.forget(kata)
+            why = (
+                f"the kata volume was wiped: it held {kib} KiB after the run, over its quota "
+                f"of {quota} KiB"
+                if kib > quota
+                else "the kata volume was wiped because the run did not complete"
+            )
+            result["log"] = "\n".join(line for line in (result["log"], why) if line)
+        return result
+
+
+class ColourExecutor(_Executor):
+    """Colours recorded outputs with an image's (or a given) rag lambda."""
+
+    kind = "colour"
+
+    def __init__(
+        self,
+        store: RunStore,
+        node: str,
+        metrics: Metrics,
+        engine: Engine,
+        light: TrafficLight,
+        clock: Callable[[], float] = time.monotonic,
+        cleanup: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(store, node, metrics, cleanup)
+        self._engine = engine
+        self._light = light
+        self._clock = clock
+
+    def _remove_leftovers(self, job_id: str) -> None:
+        self._light.remove(job_id)  # a client's copy's one-shot evaluator
+
+    def _work(self, job_id: str, request: dict[str, Any]) -> dict[str, Any]:
+        started = self._clock()
+        image = request["image"]
+        result: dict[str, Any] = {"image": image, "digest": "", "node": self._node, "log": ""}
+        try:
+            result["digest"] = self._engine.image_id(image)
+        except ImageMissing:
+            result.update(outcome="faulty", log=f"image {image} is not on node {self._node}")
+        else:
+            verdict = self._light.colour(
+                result["digest"],
+                request["stdout"],
+                request["stderr"],
+                request["status"],
+                request.get("rag_lambda"),
+                job_id,
+            )
+            result.update(outcome=verdict.outcome, log=verdict.log)
+        return {**result, "duration_ms": round((self._clock() - started) * 1000)}

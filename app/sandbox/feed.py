@@ -1,0 +1,71 @@
+"""What goes IN to a run's container: the request the supervisor reads on its stdin.
+
+The magic line `GBRUN01`, then frames TYPE (1 byte), LENGTH (4 bytes, big-endian), PAYLOAD:
+`L` the limits as `key=value` lines, `D` a name to delete, `F` a file (name length, name,
+mode, content), `E` the end. `supervisor/supervisor.h` is the other side.
+"""
+
+import struct
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from app.sandbox.files import encoded
+
+MAGIC = b"GBRUN01\n"
+FILE_MODE = 0o755
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What bounds one run inside its container.
+
+    Args:
+        max_seconds: wall-clock limit of cyber-dojo.sh.
+        out_cap: bytes kept of stdout, of stderr and of each reported file (one more than
+            the output limit, so a cut is seen).
+        created_max: how many created files are reported, the first by name.
+        kept_max: how many names of files a kata volume keeps are listed (0: not a kata).
+        nproc: the most processes the run's uid may have (0: no such limit).
+    """
+
+    max_seconds: int
+    out_cap: int
+    created_max: int
+    kept_max: int = 0
+    nproc: int = 0
+
+    def encoded(self) -> bytes:
+        fields = {
+            "max_ms": self.max_seconds * 1000,
+            "out_cap": self.out_cap,
+            "created_max": self.created_max,
+            "kept_max": self.kept_max,
+            "nproc": self.nproc,
+        }
+        return "".join(f"{key}={value}\n" for key, value in fields.items()).encode()
+
+
+def _frame(kind: bytes, payload: bytes) -> bytes:
+    return kind + struct.pack(">I", len(payload)) + payload
+
+
+def _file(name: str, content: str) -> bytes:
+    raw = name.encode()
+    return _frame(
+        b"F", struct.pack(">H", len(raw)) + raw + struct.pack(">I", FILE_MODE) + encoded(content)
+    )
+
+
+def request(limits: Limits, files: Mapping[str, str], deleted: Collection[str] = ()) -> bytes:
+    """The bytes a run's container reads: limits, names to delete, files, end.
+
+    Args:
+        limits: the run's bounds.
+        files: validated relative names to text (see `app.sandbox.files.validate`).
+        deleted: names to remove from a kata volume first (no longer sent by the client).
+    """
+    parts = [MAGIC, _frame(b"L", limits.encoded())]
+    parts += [_frame(b"D", name.encode()) for name in deleted]
+    parts += [_file(name, content) for name, content in files.items()]
+    parts.append(_frame(b"E", b""))
+    return b"".join(parts)

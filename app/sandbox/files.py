@@ -1,0 +1,75 @@
+"""The learner's files going in: validation of names and sizes (app/sandbox/feed.py sends them)."""
+
+import re
+from collections.abc import Mapping
+
+from app.config import Settings
+from app.errors import InvalidRequest
+
+NAME_COMPONENT_MAX_BYTES = 255
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def validate(files: object, settings: Settings) -> dict[str, str]:
+    """Checks the `files` field of a run request.
+
+    Args:
+        files: the decoded JSON value, expected to map relative names to text.
+        settings: the limits on count, total size and depth.
+
+    Returns:
+        The same files as a plain dict.
+
+    Raises:
+        InvalidRequest: naming the field (`files` or `files[NAME]`) and the rule broken.
+    """
+    if not isinstance(files, dict):
+        raise InvalidRequest("files", "must be an object mapping file names to text")
+    if "cyber-dojo.sh" not in files:
+        raise InvalidRequest("files", "must contain cyber-dojo.sh")
+    if len(files) > settings.files_max_count:
+        raise InvalidRequest("files", f"at most {settings.files_max_count} files")
+    total = 0
+    directories = _directories(files)
+    for name, content in files.items():
+        _check_name(name, settings.files_max_depth)
+        if name in directories:
+            raise InvalidRequest(f"files[{name}]", "is also the directory of another file")
+        if not isinstance(content, str):
+            raise InvalidRequest(f"files[{name}]", "content must be a string")
+        total += len(encoded(content))
+    if total > settings.files_max_kib * 1024:
+        raise InvalidRequest("files", f"at most {settings.files_max_kib} KiB in all")
+    return dict(files)
+
+
+def _check_name(name: str, max_depth: int) -> None:
+    field = f"files[{name}]"
+    if not name or name.startswith("/"):
+        raise InvalidRequest(field, "name must be a non-empty relative path")
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidRequest(field, "name must be valid UTF-8") from None
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise InvalidRequest(field, "name must not contain NUL or control characters")
+    parts = name.split("/")
+    if any(part in ("", ".", "..") for part in parts):
+        raise InvalidRequest(field, "name must not contain empty, '.' or '..' components")
+    if any(len(part.encode("utf-8")) > NAME_COMPONENT_MAX_BYTES for part in parts):
+        raise InvalidRequest(field, f"each name component at most {NAME_COMPONENT_MAX_BYTES} bytes")
+    if len(parts) > max_depth:
+        raise InvalidRequest(field, f"at most {max_depth} directories deep")
+
+
+def encoded(content: str) -> bytes:
+    """A file's bytes as the sandbox sees them (lone surrogates from JSON become U+FFFD)."""
+    return LONE_SURROGATE.sub("\ufffd", content).encode("utf-8")
+
+
+def _directories(files: Mapping[str, str]) -> set[str]:
+    return {
+        "/".join(parts[:depth])
+        for parts in (name.split("/") for name in files)
+        for depth in range(1, len(parts))
+    }

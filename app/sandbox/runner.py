@@ -1,0 +1,335 @@
+"""The runner: one fresh hardened container per run, greenbar's request in on stdin, the
+supervisor's result out on stdout (see app/sandbox/feed.py, app/sandbox/harvest.py, supervisor/)."""
+
+import logging
+import socket
+import time
+from collections.abc import Callable, Collection, Mapping
+from enum import StrEnum
+from typing import NotRequired, TypedDict
+
+from app.config import Settings
+from app.errors import EngineUnavailable, ImageMissing
+from app.externals.engine import Engine
+from app.sandbox import spec
+from app.sandbox.feed import Limits, request
+from app.sandbox.harvest import Harvest, Harvester
+from app.sandbox.pool import WarmPool
+from app.sandbox.stream import CapExceeded, DeadlinePassed, OutputStream
+from app.sandbox.supervisor import SupervisorVolume
+from app.sandbox.text import Text, cleaned
+from app.sandbox.uids import UidAllocator
+
+# The supervisor ends cyber-dojo.sh at max_seconds and then needs a moment to report; the
+# host waits this much longer before it gives up on the container itself.
+HOST_GRACE_SECONDS = 2.0
+log = logging.getLogger(__name__)
+KILLED_STATUS = 137  # 128 + SIGKILL, what a shell reports for a killed command
+KEPT_NAMES_MAX = 1024  # names listed of the files a kata volume keeps
+
+
+class Outcome(StrEnum):
+    COMPLETED = "completed"
+    TIMED_OUT = "timed_out"
+    FAULTY = "faulty"
+    PULLING = "pulling"  # the image is not on the node: nothing ran
+
+
+class Kept(TypedDict):
+    names: list[str]
+    truncated: bool
+
+
+class RunResult(TypedDict):
+    outcome: str
+    stdout: Text
+    stderr: Text
+    status: int
+    created: dict[str, Text]
+    created_truncated: bool
+    changed: dict[str, Text]
+    deleted: list[str]
+    log: str
+    duration_ms: int
+    image: str
+    digest: str
+    node: str
+    sandbox_kib: int  # what /sandbox held after the run
+    warm: bool  # it ran in a warm container (started before the run came)
+    kept: NotRequired[Kept]  # kata runs: what the volume holds besides the files sent
+
+
+class Runner:
+    """Runs a learner's files in a hardened container on one node.
+
+    Args:
+        engine: the node's Docker engine.
+        settings: limits and container settings.
+        supervisor: the node's supervisor volume.
+        uids: gives each fresh container a uid of its own.
+        clock: monotonic seconds, for deadlines and durations.
+        pool: warm containers to take instead of creating one.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        supervisor: SupervisorVolume,
+        uids: UidAllocator,
+        clock: Callable[[], float] = time.monotonic,
+        pool: WarmPool | None = None,
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._supervisor = supervisor
+        self._uids = uids
+        self._clock = clock
+        self._pool = pool
+        # Containers to remove once the result is recorded: not on the path to the result.
+        self._leftovers: list[str] = []
+
+    def run(
+        self,
+        image: str,
+        files: Mapping[str, str],
+        max_seconds: int,
+        run_id: str,
+        *,
+        kata: tuple[str, int] | None = None,
+        deleted: Collection[str] = (),
+    ) -> RunResult:
+        """Runs `files`' cyber-dojo.sh in a new container of `image`.
+
+        Args:
+            image: an image name on this node.
+            files: validated relative names to text (see `app.sandbox.files.validate`).
+            max_seconds: wall-clock limit of cyber-dojo.sh.
+            run_id: names the container; one run id never gets two containers.
+            kata: a kata volume for /sandbox instead of a fresh tmpfs, and the uid that owns
+                its files.
+            deleted: names to remove from the volume first (no longer sent by the client).
+
+        Returns:
+            The result; expected failures (timeout, a missing image) are outcomes, not raises.
+
+        Raises:
+            EngineUnavailable: the Docker engine failed.
+        """
+        report = _Report(self._settings, image, max_seconds, self._clock(), self._clock)
+        try:
+            report.digest = self._engine.image_id(image)
+        except ImageMissing:
+            return report.pulling()
+        kept = KEPT_NAMES_MAX if kata is not None else 0
+        limits = Limits(
+            max_seconds, self._limit + 1, self._settings.created_files_max, kept, self._nproc
+        )
+        name = spec.container_name(run_id)
+        sock = self._warm(report.digest, name) if kata is None else None
+        report.warm = sock is not None
+        if sock is None:
+            sock = self._fresh(report.digest, name, run_id, kata)
+        try:
+            harvester = Harvester(limits.out_cap, len(files), limits.created_max, limits.kept_max)
+            feed = request(limits, files, deleted)
+            return self._feed_and_read(name, sock, feed, harvester, report, kata is not None)
+        finally:
+            self._leftovers.append(name)
+
+    def _fresh(
+        self, digest: str, name: str, run_id: str, kata: tuple[str, int] | None
+    ) -> socket.socket:
+        supervisor = self._supervisor.ensure(digest)
+        uid = kata[1] if kata is not None else self._uids.allocate()
+        labels = spec.run_labels(self._settings, run_id)
+        volume = kata[0] if kata is not None else None
+        self._engine.create(
+            spec.spec(self._settings, digest, name, labels, uid, supervisor, volume)
+        )
+        sock = self._engine.attach(name)
+        try:
+            self._engine.start(name)
+        except EngineUnavailable:
+            sock.close()
+            self._supervisor.forget()  # if its volume went away, the next run makes it again
+            raise
+        return sock
+
+    def _warm(self, digest: str, name: str) -> socket.socket | None:
+        """A warm container of `digest`, renamed `name` and attached, or None."""
+        taken = self._pool.take(digest) if self._pool is not None else None
+        if taken is None:
+            return None
+        try:
+            self._engine.rename(taken, name)
+            if self._engine.exit_code(name) is None:  # still waiting for its input
+                return self._engine.attach(name)
+        except EngineUnavailable:
+            pass
+        # It died waiting (an engine restart): gone now, under either name, so a fresh
+        # container can take the run's name.
+        for either in (name, taken):
+            self._engine.remove(either)
+        return None
+
+    def dispose(self) -> None:
+        """Removes the containers of the runs finished since the last call. Called once their
+        results are recorded, so removal costs the client nothing; a worker dying before it
+        leaves them to the reaper."""
+        while self._leftovers:
+            name = self._leftovers.pop()
+            try:
+                self._engine.remove(name)
+            except EngineUnavailable as error:  # the reaper removes it later
+                log.warning("could not remove %s: %s", name, error)
+
+    def remove(self, run_id: str) -> None:
+        """Removes the container of `run_id`, if one is left (a dead worker's)."""
+        self._engine.remove(spec.container_name(run_id))
+
+    def _feed_and_read(
+        self,
+        name: str,
+        sock: socket.socket,
+        feed: bytes,
+        harvester: Harvester,
+        report: "_Report",
+        kata: bool,
+    ) -> RunResult:
+        try:
+            deadline = self._clock() + report.max_seconds + HOST_GRACE_SECONDS
+            stream = OutputStream(
+                sock, deadline, self._settings.read_cap_mib * 1024 * 1024, self._clock
+            )
+            self._send(sock, feed, deadline)
+            harvest = harvester.harvest(stream)
+        except DeadlinePassed:
+            return report.host_timeout()
+        except CapExceeded:
+            return report.faulty(f"more than {self._settings.read_cap_mib} MiB came back")
+        finally:
+            sock.close()  # before any kill: a kill while output is unread can hang for 20 s
+        if not harvest.complete:
+            state = self._engine.state(name)
+            if state is not None and state.oom_killed:
+                return report.killed_for_memory()
+            return report.faulty(self._unfinished(name, stream, harvest.problem))
+        return report.finished(harvest, kata)
+
+    @property
+    def _nproc(self) -> int:
+        # The pids limit less the supervisor and docker-init, which are not the run's uid.
+        return max(self._settings.pids_limit - 2, 1)
+
+    @property
+    def _limit(self) -> int:
+        return self._settings.output_limit_kib * 1024
+
+    def _send(self, sock: socket.socket, payload: bytes, deadline: float) -> None:
+        sock.settimeout(max(deadline - self._clock(), 0.001))
+        try:
+            sock.sendall(payload)
+            sock.shutdown(socket.SHUT_WR)
+        except TimeoutError:
+            raise DeadlinePassed() from None
+        except OSError:
+            pass  # the container went away early; reading tells what happened
+
+    def _unfinished(self, name: str, stream: OutputStream, problem: str) -> str:
+        said = stream.diagnostics.decode("utf-8", "replace").strip()
+        code = self._engine.exit_code(name)
+        why = f"the sandbox ended without a result (exit code {code}) {said} {problem}"
+        return " ".join(why.split())
+
+
+class _Report:
+    """Builds the RunResult for one run."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        image: str,
+        max_seconds: int,
+        started: float,
+        clock: Callable[[], float],
+    ) -> None:
+        self._settings = settings
+        self._image = image
+        self.max_seconds = max_seconds
+        self.warm = False
+        self._started = started
+        self._clock = clock
+        self.digest = ""
+
+    def _result(self, outcome: Outcome, status: int, log: list[str], **parts: object) -> RunResult:
+        empty = Text(content="", truncated=False)
+        result = RunResult(
+            outcome=outcome.value,
+            stdout=empty,
+            stderr=empty,
+            status=status,
+            created={},
+            created_truncated=False,
+            changed={},
+            deleted=[],
+            log="\n".join(log),
+            duration_ms=round((self._clock() - self._started) * 1000),
+            image=self._image,
+            digest=self.digest,
+            node=self._settings.node,
+            sandbox_kib=0,
+            warm=self.warm,
+        )
+        result.update(parts)  # type: ignore[typeddict-item]
+        return result
+
+    def faulty(self, why: str) -> RunResult:
+        return self._result(Outcome.FAULTY, -1, [why])
+
+    def pulling(self) -> RunResult:
+        why = (
+            f"image {self._image} is not on node {self._settings.node} yet: nothing ran; "
+            "it is being pulled, try again shortly"
+        )
+        return self._result(Outcome.PULLING, -1, [why])
+
+    def killed_for_memory(self) -> RunResult:
+        """The whole sandbox was killed for memory (under gVisor an OOM kill takes the
+        sandbox, supervisor included): the run's doing, reported as such, its output lost."""
+        why = (
+            f"out of memory: the sandbox was killed for using more than "
+            f"{self._settings.memory_mib} MiB; its output is lost"
+        )
+        return self._result(Outcome.COMPLETED, KILLED_STATUS, [why])
+
+    def host_timeout(self) -> RunResult:
+        why = f"timed out: no result within {self.max_seconds} s; the container was killed"
+        return self._result(Outcome.TIMED_OUT, KILLED_STATUS, [why])
+
+    def finished(self, harvest: Harvest, kata: bool) -> RunResult:
+        assert harvest.status is not None  # a complete harvest has one
+        limit = self._settings.output_limit_kib * 1024
+        log, outcome, metrics = [], Outcome.COMPLETED, harvest.metrics
+        if harvest.timed_out:
+            outcome = Outcome.TIMED_OUT
+            log.append(f"timed out: cyber-dojo.sh was killed after {self.max_seconds} s")
+        if metrics.get("oom_kills", 0) > 0:
+            log.append(
+                f"out of memory: a process was killed for using more than "
+                f"{self._settings.memory_mib} MiB"
+            )
+        kept = {"kept": Kept(names=harvest.kept, truncated=bool(metrics.get("kept_truncated")))}
+        return self._result(
+            outcome,
+            harvest.status,
+            log,
+            stdout=cleaned(harvest.stdout, limit),
+            stderr=cleaned(harvest.stderr, limit),
+            created={n: cleaned(head, limit) for n, head in sorted(harvest.created.items())},
+            created_truncated=bool(metrics.get("created_truncated")),
+            changed={n: cleaned(head, limit) for n, head in sorted(harvest.changed.items())},
+            deleted=sorted(harvest.deleted),
+            sandbox_kib=metrics.get("sandbox_kib", 0),
+            **(kept if kata else {}),
+        )
