@@ -4,7 +4,7 @@ whole system by its id: `grep '"run_id": "…"'` over both logs."""
 import json
 import logging
 import sys
-import time
+from datetime import UTC, datetime
 from typing import Any
 
 FIELDS = "greenbar"  # the LogRecord attribute carrying an event's fields
@@ -15,7 +15,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            "ts": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S")
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
             "logger": record.name,

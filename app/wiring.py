@@ -1,6 +1,5 @@
 """The worker side's composition root: every external a node needs, wired once per process."""
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from app.colour.evaluator.resident import ResidentEvaluator
 from app.colour.rag_cache import RagCache
 from app.colour.traffic_light import TrafficLight
 from app.config import Settings
+from app.externals import clock
 from app.externals.engine import Engine
 from app.externals.store import Client, connect
 from app.images.node_images import NodeImages
@@ -65,14 +65,14 @@ class NodeContext:
         pool = WarmPool(client, worker) if worker and settings.pool_size > 0 else None
         uids = UidAllocator(client, settings.node, settings.uid_base, settings.uid_count)
         supervisor = SupervisorVolume(engine, client, settings)
-        runner = Runner(engine, settings, supervisor, uids, time.monotonic, pool)
-        registry = WorkerRegistry(client, 3 * HEARTBEAT_SECONDS, time.time)
+        runner = Runner(engine, settings, supervisor, uids, clock.monotonic, pool)
+        registry = WorkerRegistry(client, 3 * HEARTBEAT_SECONDS, clock.wall)
         cache = RagCache(
             client,
             engine,
             settings.rag_cache_ttl_seconds,
             settings.rag_missing_ttl_seconds,
-            time.monotonic,
+            clock.monotonic,
             metrics,
             settings.deployment,
         )
@@ -80,17 +80,17 @@ class NodeContext:
         one_shot = OneShotEvaluator(engine, settings)
         light = TrafficLight(cache, evaluator, one_shot, settings.rag_lambda_seconds)
         node, ttl = settings.node, settings.result_ttl_seconds
-        katas = KataStore(client, int(settings.kata_unused_hours * 3600 * 2), time.time)
+        katas = KataStore(client, int(settings.kata_unused_hours * 3600 * 2), clock.wall)
         volumes = KataVolumes(engine, settings, uids)
         claim = settings.visibility_timeout_seconds + settings.longest_run_seconds
         kata = KataSupport(katas, volumes, settings.kata_quota_mib * 1024, claim)
-        images, pulls = NodeImages(engine), PullStore(client, ttl, time.time)
-        store = RunStore(client, ttl, time.time, "run")
-        colours = RunStore(client, ttl, time.time, "colour")
+        images, pulls = NodeImages(engine), PullStore(client, ttl, clock.wall)
+        store = RunStore(client, ttl, clock.wall, "run")
+        colours = RunStore(client, ttl, clock.wall, "colour")
         reaper = Reaper(
             engine,
             settings.longest_run_seconds,
-            time.time,
+            clock.wall,
             lambda job_id: store.ended(job_id) or colours.ended(job_id),
             settings.deployment,
             lambda name: any(w["worker"] == name for w in registry.live()),
@@ -109,7 +109,7 @@ class NodeContext:
                 request_pull if settings.pulls_enabled else None,
             ),
             colours=ColourExecutor(
-                colours, node, metrics, engine, light, time.monotonic, runner.dispose
+                colours, node, metrics, engine, light, clock.monotonic, runner.dispose
             ),
             images=images,
             pulls=pulls,
@@ -118,7 +118,7 @@ class NodeContext:
                 volumes, katas, reaper, images, settings.kata_unused_hours * 3600, keep, supervisor
             ),
             periodic=OncePerPeriod(client),
-            tracks=TrackStore(client, time.time),
+            tracks=TrackStore(client, clock.wall),
             registry=registry,
             reaper=reaper,
         )

@@ -29,6 +29,7 @@ from app.externals.archive import (
     refusal,
     size_text,
 )
+from app.externals.clock import Clock
 
 PATH = "/usr/local/bin/red_amber_green.py"
 CAP = 64 * 1024
@@ -417,7 +418,7 @@ def test_only_a_socket_of_the_evaluators_uid_in_a_real_directory_is_connected(
         os.chown(elsewhere / SOCKET_NAME, os.getuid(), -1, follow_symlinks=False)
         # Another uid's directory: no socket can come, so it does not even start to wait.
         never = lambda: pytest.fail("it waited")  # noqa: E731
-        assert connected(str(elsewhere), os.getuid() + 1, 5, clock=never) is None
+        assert connected(str(elsewhere), os.getuid() + 1, 5, times=Clock(monotonic=never)) is None
         found = connected(str(elsewhere), os.getuid(), 0.05)
         assert found is not None
         found.close()

@@ -3,7 +3,6 @@
 import logging
 import os
 import subprocess
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from app.cluster.metrics import Metrics
 from app.cluster.workers import WorkerRegistry
 from app.config import Settings, warn_of_unknown_variables
 from app.config_rules import open_to_all, reached_on
+from app.externals import clock
 from app.externals.end_notices import EndNotices
 from app.externals.store import connect
 from app.images.allowlist import Allowlist
@@ -57,13 +57,15 @@ def create_app(settings: Settings | None = None, send: Sender | None = None) -> 
     )
     app.extensions["greenbar"] = Services(
         settings=settings,
-        runs=RunStore(client, settings.result_ttl_seconds, time.time, "run", notices=notices),
-        colours=RunStore(client, settings.result_ttl_seconds, time.time, "colour", notices=notices),
-        registry=WorkerRegistry(client, HEARTBEAT_TTL_SECONDS, time.time),
+        runs=RunStore(client, settings.result_ttl_seconds, clock.wall, "run", notices=notices),
+        colours=RunStore(
+            client, settings.result_ttl_seconds, clock.wall, "colour", notices=notices
+        ),
+        registry=WorkerRegistry(client, HEARTBEAT_TTL_SECONDS, clock.wall),
         allowlist=Allowlist(settings.images),
-        katas=KataStore(client, int(settings.kata_unused_hours * 3600 * 2), time.time),
-        pulls=PullStore(client, settings.result_ttl_seconds, time.time),
-        tracks=TrackStore(client, time.time),
+        katas=KataStore(client, int(settings.kata_unused_hours * 3600 * 2), clock.wall),
+        pulls=PullStore(client, settings.result_ttl_seconds, clock.wall),
+        tracks=TrackStore(client, clock.wall),
         depth=QueueDepth(client),
         admission=Admission(client, settings.queue_max_waiting, settings.retry_after_seconds),
         metrics=Metrics(client),

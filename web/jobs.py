@@ -2,12 +2,12 @@
 
 import logging
 import re
-import secrets
 from typing import Any
 
 from flask import Response, g, jsonify, request, url_for
 
 from app.errors import InvalidParameter, ServiceUnavailable, UnknownJob
+from app.externals import ids
 from app.jobs.records import FINAL, RunStore
 from app.logs import event
 from web.schemas import wait_seconds
@@ -21,7 +21,7 @@ JOB_ID = re.compile("[0-9a-f]{32}")  # what new_id makes; anything else names no
 
 def new_id() -> str:
     """A job id: 128 random bits, so no one guesses another's."""
-    return secrets.token_hex(16)
+    return ids.token(16)
 
 
 def submit(

@@ -5,9 +5,9 @@ container that no run has taken yet, and a worker process's resident evaluator, 
 once their worker is gone. So is a resident evaluator's socket volume: it goes with its
 container, and one left (the engine failed mid-removal) goes once its worker is gone."""
 
-import time
 from collections.abc import Callable
 
+from app.externals import clock
 from app.externals.engine import Engine, LabelledContainer
 from app.sandbox.spec import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_RUN, LABEL_WORKER, RUN_PREFIX
 
@@ -29,7 +29,7 @@ class Reaper:
         self,
         engine: Engine,
         longest_run_seconds: float,
-        now: Callable[[], float] = time.time,
+        now: Callable[[], float] = clock.wall,
         ended: Callable[[str], bool] = lambda run_id: False,
         deployment: str = "default",
         alive: Callable[[str], bool] = lambda worker: True,

@@ -1,10 +1,10 @@
 """Which workers are alive: each writes a heartbeat key with a TTL; a silent one disappears."""
 
 import json
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from app.externals import clock
 from app.externals.store import Client, translated
 
 PREFIX = "greenbar:worker:"
@@ -19,7 +19,7 @@ class WorkerRegistry:
         now: wall-clock seconds since the epoch.
     """
 
-    def __init__(self, client: Client, ttl: int, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: Client, ttl: int, now: Callable[[], float] = clock.wall) -> None:
         self._redis = client
         self._ttl = ttl
         self._now = now

@@ -16,12 +16,11 @@ Keys:
 """
 
 import logging
-import time
 from collections.abc import Callable
 
 from app.cluster.metrics import Metrics
 from app.colour.rag_lambda import MISSING, Language, RagLambda
-from app.externals import locks
+from app.externals import clock, locks
 from app.externals.engine import Engine, ImageFile
 from app.externals.store import Client, translated
 from app.sandbox.spec import LABEL_DEPLOYMENT, LABEL_KIND
@@ -58,7 +57,7 @@ class RagCache:
         engine: Engine,
         ttl: int,
         missing_ttl: int,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = clock.monotonic,
         metrics: Metrics | None = None,
         deployment: str = "default",
     ) -> None:
@@ -133,7 +132,7 @@ class RagCache:
     def _await_reader(self, digest: str) -> bytes:
         deadline = self._clock() + WAIT_FOR_READER_SECONDS
         while self._clock() < deadline:
-            time.sleep(POLL_SECONDS)
+            clock.sleep(POLL_SECONDS)
             raw = self._redis.get(f"greenbar:rag:{digest}")
             if raw is not None:
                 return raw

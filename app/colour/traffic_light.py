@@ -5,13 +5,12 @@ keyed by the image digest; a client's copy that differs from it goes to a one-sh
 its own, in the language of the image's lambda (Python when the image has none).
 """
 
-import secrets
-
 from app.colour.evaluator.one_shot import OneShotEvaluator
 from app.colour.evaluator.resident import ResidentEvaluator
 from app.colour.evaluator.wire import Call
 from app.colour.rag_cache import PY_PATH, RB_PATH, RagCache
 from app.colour.rag_lambda import Language, Verdict
+from app.externals import ids
 
 
 class TrafficLight:
@@ -61,7 +60,7 @@ class TrafficLight:
         if rag_lambda is not None and (own is None or rag_lambda != own.source):
             language = own.language if own is not None else Language.PYTHON
             call = Call("client", language, rag_lambda, stdout, stderr, status, self._limit)
-            return self._one_shot.colour(call_id or secrets.token_hex(16), call)
+            return self._one_shot.colour(call_id or ids.token(16), call)
         if own is None:
             why = f"the image {digest} has no rag lambda at {PY_PATH} or {RB_PATH}"
             return Verdict.faulty(why, "")

@@ -13,11 +13,11 @@ whatever happens. A lost notice costs latency, never a wrong answer.
 
 import logging
 import threading
-import time
 from collections.abc import Callable
 
 import redis
 
+from app.externals import clock
 from app.externals.store import Client
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class EndNotices:
         self,
         client: Client,
         kinds: tuple[str, ...] = ("run", "colour"),
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = clock.monotonic,
     ) -> None:
         self._client = client
         self._channels = [channel(kind) for kind in kinds]
@@ -111,7 +111,7 @@ class EndNotices:
                 if not self._waiters:
                     self._listener = None
                     return
-            time.sleep(RECONNECT_PAUSE_SECONDS)
+            clock.sleep(RECONNECT_PAUSE_SECONDS)
 
     def _listen_once(self) -> None:
         with self._client.pubsub() as subscription:

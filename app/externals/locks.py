@@ -18,6 +18,7 @@ from redis.lock import Lock
 from app.externals.store import Client
 
 log = logging.getLogger(__name__)
+__all__ = ["Lock", "lock", "release"]
 
 
 def lock(client: Client, key: str, seconds: float) -> Lock:

@@ -1,10 +1,10 @@
 """A pull job on this node: one pull per image and node at a time, its state recorded."""
 
 import logging
-import time
 from collections.abc import Callable
 
 from app.cluster.metrics import Metrics
+from app.externals import clock
 from app.images.pull_records import LOCK_SECONDS, PullStore
 from app.images.puller import ImagePuller, PullState
 from app.logs import event
@@ -27,7 +27,7 @@ class NodePulls:
         pulls: PullStore,
         node: str,
         metrics: Metrics,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = clock.sleep,
     ) -> None:
         self._metrics = metrics
         self._puller = puller

@@ -6,15 +6,12 @@ Keys:
 """
 
 import json
-import secrets
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from redis.lock import Lock
-
 from app.errors import UnknownJob
-from app.externals import locks
+from app.externals import clock, ids, locks
+from app.externals.locks import Lock
 from app.externals.store import Client, translated
 from app.images.puller import PullState
 
@@ -24,7 +21,7 @@ LOCK_SECONDS = 900  # a pull taking longer than this frees its lock anyway
 class PullStore:
     """Args: client: Redis. ttl: seconds a pull record lives. now: wall-clock seconds."""
 
-    def __init__(self, client: Client, ttl: int, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: Client, ttl: int, now: Callable[[], float] = clock.wall) -> None:
         self._redis = client
         self._ttl = ttl
         self._now = now
@@ -45,7 +42,7 @@ class PullStore:
         """Records a new pull of `image` on `nodes` and sends it to each with
         `send(image, pull_id, node)`; returns the pull's id."""
         nodes = list(nodes)
-        pull_id = secrets.token_hex(16)
+        pull_id = ids.token(16)
         self.create(pull_id, image, nodes)
         for node in nodes:
             send(image, pull_id, node)

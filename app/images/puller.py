@@ -1,11 +1,11 @@
 """Pulling an image onto this node, with progress, and telling the rag cache about new digests."""
 
-import time
 from collections.abc import Callable
 from typing import Any, TypedDict
 
 from app.colour.rag_cache import RagCache
 from app.errors import ImageMissing, PullFailed
+from app.externals import clock
 from app.images.node_images import NodeImages
 
 REPORT_EVERY_SECONDS = 0.5
@@ -61,7 +61,7 @@ class ImagePuller:
         images: NodeImages,
         cache: RagCache,
         enabled: bool,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = clock.monotonic,
     ) -> None:
         self._images = images
         self._cache = cache

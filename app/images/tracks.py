@@ -8,11 +8,11 @@ Key: greenbar:tracks  hash: slug -> JSON {"image", "versions": {tag: image}, "de
 
 import json
 import re
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from app.errors import InvalidRequest
+from app.externals import clock
 from app.externals.store import Client, translated
 from app.images.allowlist import normalized
 
@@ -35,7 +35,7 @@ def version_of(image: str) -> str:
 class TrackStore:
     """Args: client: Redis. now: wall-clock seconds since the epoch."""
 
-    def __init__(self, client: Client, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: Client, now: Callable[[], float] = clock.wall) -> None:
         self._redis = client
         self._now = now
 

@@ -1,7 +1,6 @@
 """Carrying out recorded jobs on this node: the worker's side of a run's or a colour's life."""
 
 import logging
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +8,7 @@ from typing import Any
 from app.cluster.metrics import Metrics
 from app.colour.traffic_light import TrafficLight
 from app.errors import EngineUnavailable, ImageMissing, KataBusy
+from app.externals import clock
 from app.externals.engine import Engine
 from app.jobs.records import RunStore
 from app.katas.records import KataStore, volume_name
@@ -147,7 +147,7 @@ class RunExecutor(_Executor):
         light: TrafficLight,
         kata: KataSupport,
         request_pull: Callable[[str], None] | None,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = clock.monotonic,
     ) -> None:
         super().__init__(store, node, metrics, runner.dispose)
         self._runner = runner
@@ -242,7 +242,7 @@ class ColourExecutor(_Executor):
         metrics: Metrics,
         engine: Engine,
         light: TrafficLight,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = clock.monotonic,
         cleanup: Callable[[], None] = lambda: None,
     ) -> None:
         super().__init__(store, node, metrics, cleanup)

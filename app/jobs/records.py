@@ -9,12 +9,12 @@ Channel greenbar:<kind>:ended carries the id of each job that ends (app/external
 """
 
 import json
-import time
 from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
 from app.errors import StoreUnavailable, UnknownJob
+from app.externals import clock
 from app.externals.end_notices import EndNotices, channel
 from app.externals.store import Client, translated
 
@@ -48,9 +48,9 @@ class RunStore:
         self,
         client: Client,
         ttl: int,
-        now: Callable[[], float] = time.time,
+        now: Callable[[], float] = clock.wall,
         kind: str = "run",
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = clock.sleep,
         notices: EndNotices | None = None,
     ) -> None:
         self._sleep = sleep

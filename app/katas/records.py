@@ -16,10 +16,9 @@ import hashlib
 import hmac
 import json
 import re
-import secrets
-import time
 from collections.abc import Callable, Iterable
 
+from app.externals import clock, ids
 from app.externals.store import Client, translated
 
 KATA_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")  # checked by web.contract
@@ -36,7 +35,7 @@ def volume_name(kata: str) -> str:
 class KataStore:
     """Args: client: Redis. ttl: seconds kata state outlives its last use. now: wall clock."""
 
-    def __init__(self, client: Client, ttl: int, now: Callable[[], float] = time.time) -> None:
+    def __init__(self, client: Client, ttl: int, now: Callable[[], float] = clock.wall) -> None:
         self._redis = client
         self._ttl = ttl
         self._now = now
@@ -50,7 +49,7 @@ class KataStore:
     def _key(self) -> bytes:
         if self._secret is None:
             with translated():
-                self._redis.set("greenbar:kata:secret", secrets.token_bytes(32), nx=True)
+                self._redis.set("greenbar:kata:secret", ids.secret(32), nx=True)
                 self._secret = bytes(self._redis.get("greenbar:kata:secret") or b"")
         return self._secret
 

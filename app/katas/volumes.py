@@ -12,11 +12,11 @@ Volumes are named by the kata's opaque reference (`app.katas.records.KataStore.r
 id a client chose, so a name says nothing of whose kata it is.
 """
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from app.config import Settings
+from app.externals import clock
 from app.externals.engine import Engine
 from app.katas.records import volume_name
 from app.sandbox.spec import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_NODE
@@ -117,7 +117,7 @@ class KataVolumes:
         self,
         name: str,
         wait_seconds: float = 10,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = clock.sleep,
     ) -> bool:
         """Removes volume `name` and its holder once no run uses it.
 

@@ -9,13 +9,12 @@ Keys (per worker, so a worker restarting never takes or removes another's):
 """
 
 import logging
-import secrets
 import threading
-import time
 from collections.abc import Callable
 
 from app.config import Settings
 from app.errors import GreenbarError, ImageMissing, StoreUnavailable
+from app.externals import clock, ids
 from app.externals.engine import Engine
 from app.externals.store import Client, translated
 from app.sandbox.spec import LABEL_WORKER, pool_labels, spec
@@ -35,7 +34,7 @@ class WarmPool:
         now: wall-clock seconds since the epoch.
     """
 
-    def __init__(self, client: Client, worker: str, now: Callable[[], float] = time.time):
+    def __init__(self, client: Client, worker: str, now: Callable[[], float] = clock.wall):
         self._redis = client
         self.worker = worker
         self._now = now
@@ -141,7 +140,7 @@ class PoolKeeper:
                 found.add(self._engine.image_id(image))
             except ImageMissing:
                 continue
-        self._allowed, self._resolved_at = found, time.monotonic()
+        self._allowed, self._resolved_at = found, clock.monotonic()
         return found
 
     def stop(self) -> None:
@@ -161,9 +160,9 @@ class PoolKeeper:
             self._stopped.wait(self._interval)
 
     def _keep(self) -> None:
-        if time.monotonic() - self._resolved_at > RESOLVE_SECONDS:
+        if clock.monotonic() - self._resolved_at > RESOLVE_SECONDS:
             self._resolve()
-        idle_before = time.time() - self._settings.pool_idle_seconds
+        idle_before = clock.wall() - self._settings.pool_idle_seconds
         for digest, wanted_at in self._pool.demand().items():
             if wanted_at < idle_before or digest not in self._allowed:
                 self._remove(self._pool.drain(digest))
@@ -172,7 +171,7 @@ class PoolKeeper:
                 self._pool.put(digest, self._warm(digest))
 
     def _warm(self, digest: str) -> str:
-        name = f"greenbar-pool-{secrets.token_hex(8)}"
+        name = f"greenbar-pool-{ids.token(8)}"
         labels = pool_labels(self._settings, self._pool.worker)
         supervisor, uid = self._supervisor.ensure(digest), self._uids.allocate()
         self._engine.create(spec(self._settings, digest, name, labels, uid, supervisor))

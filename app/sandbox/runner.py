@@ -3,13 +3,13 @@ supervisor's result out on stdout (see app/sandbox/feed.py, app/sandbox/harvest.
 
 import logging
 import socket
-import time
 from collections.abc import Callable, Collection, Mapping
 from enum import StrEnum
 from typing import NotRequired, TypedDict
 
 from app.config import Settings
 from app.errors import EngineUnavailable, ImageMissing
+from app.externals import clock
 from app.externals.engine import Engine
 from app.sandbox import spec
 from app.sandbox.feed import Limits, request
@@ -77,7 +77,7 @@ class Runner:
         settings: Settings,
         supervisor: SupervisorVolume,
         uids: UidAllocator,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = clock.monotonic,
         pool: WarmPool | None = None,
     ) -> None:
         self._engine = engine

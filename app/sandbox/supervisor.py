@@ -9,14 +9,13 @@ Keys:
 
 import hashlib
 import re
-import time
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 from app.config import Settings
 from app.errors import ConfigError
-from app.externals import locks
+from app.externals import clock, locks
 from app.externals.engine import Engine
 from app.externals.store import Client, translated
 from app.sandbox.spec import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_NODE
@@ -66,7 +65,7 @@ class SupervisorVolume:
         engine: Engine,
         client: Client,
         settings: Settings,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] = clock.sleep,
     ) -> None:
         self._engine = engine
         self._redis = client

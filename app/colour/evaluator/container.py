@@ -7,7 +7,6 @@ volume, the resident evaluator's, is an anonymous 64 KiB tmpfs of its own holdin
 socket it answers on; it carries the container's labels and goes with it.
 """
 
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ from app.colour.evaluator.channel import Broken, Channel
 from app.colour.rag_lambda import Verdict
 from app.config import Settings
 from app.errors import EngineUnavailable
+from app.externals import clock
 from app.externals.engine import Engine
 from app.sandbox.spec import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_NODE, LABEL_RUN, LABEL_WORKER
 
@@ -141,7 +141,7 @@ def opened_with_socket(
     return Channel(sock, REPLY_CAP_BYTES, clock), source
 
 
-def deadline(limit: float, clock: Callable[[], float] = time.monotonic) -> float:
+def deadline(limit: float, clock: Callable[[], float] = clock.monotonic) -> float:
     return clock() + limit + SLACK_SECONDS
 
 

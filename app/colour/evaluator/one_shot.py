@@ -5,7 +5,6 @@ with the images' lambdas compiled there (one process, one uid). So it gets a con
 own, with the same hardening, named after its job and removed after the call.
 """
 
-import time
 from collections.abc import Callable
 
 from app.colour.evaluator import container
@@ -14,6 +13,7 @@ from app.colour.evaluator.wire import Call, Reply
 from app.colour.rag_lambda import Verdict
 from app.config import Settings
 from app.errors import ImageMissing
+from app.externals import clock
 from app.externals.engine import Engine
 
 
@@ -32,7 +32,7 @@ class OneShotEvaluator:
     """
 
     def __init__(
-        self, engine: Engine, settings: Settings, clock: Callable[[], float] = time.monotonic
+        self, engine: Engine, settings: Settings, clock: Callable[[], float] = clock.monotonic
     ) -> None:
         self._engine = engine
         self._settings = settings

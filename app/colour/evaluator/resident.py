@@ -11,9 +11,7 @@ engine), on the attach socket. Lambdas of different images share it; a client's 
 
 import logging
 import os
-import secrets
 import threading
-import time
 from collections.abc import Callable
 
 from app.colour.evaluator import container
@@ -23,6 +21,7 @@ from app.colour.evaluator.wire import Call, Reply
 from app.colour.rag_lambda import Verdict
 from app.config import Settings
 from app.errors import EngineUnavailable, ImageMissing
+from app.externals import clock, ids
 from app.externals.engine import Engine
 
 log = logging.getLogger(__name__)
@@ -47,7 +46,7 @@ class ResidentEvaluator:
         engine: Engine,
         settings: Settings,
         worker: str = "",
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = clock.monotonic,
         host_path: Callable[[str], str] = lambda path: path,
     ) -> None:
         self._engine = engine
@@ -139,7 +138,7 @@ class ResidentEvaluator:
         if self._channel is not None and self._owner == os.getpid():
             return self._channel
         self._channel, self._known = None, set()  # a parent's, if any, stays the parent's
-        name = container.PREFIX + secrets.token_hex(8)
+        name = container.PREFIX + ids.token(8)
         image = self._settings.evaluator_image
         attach, source = container.opened_with_socket(
             self._engine, name, self._labels, self._clock, image

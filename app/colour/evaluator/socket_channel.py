@@ -12,10 +12,10 @@ import os
 import select
 import socket
 import stat
-import time
 from collections.abc import Callable
 
 from app.colour.evaluator.channel import CHUNK_BYTES, Broken, Channel, peer_closed, shut
+from app.externals import clock
 
 SOCKET_NAME = "evaluator.sock"  # images/evaluator/evaluate.py listens on it
 WAIT_SECONDS = 2.0  # for the socket to appear once the container starts (it takes ~0.1 s)
@@ -23,7 +23,7 @@ LOOK_EVERY_SECONDS = 0.002
 
 
 def connected(
-    directory: str, uid: int, wait: float, clock: Callable[[], float] = time.monotonic
+    directory: str, uid: int, wait: float, times: clock.Clock = clock.REAL
 ) -> socket.socket | None:
     """A connection to the evaluator's socket in `directory` (the volume's mountpoint, as this
     process sees it), or None when the directory is not here, is not `uid`'s, or no socket of
@@ -38,12 +38,12 @@ def connected(
     try:
         if os.fstat(folder).st_uid != uid:  # not the evaluator's volume: it cannot listen there,
             return None  # and waiting would only cost time
-        deadline = clock() + wait
-        while clock() < deadline:
+        deadline = times.monotonic() + wait
+        while times.monotonic() < deadline:
             found = _socket(folder, uid)
             if found is not None:
                 return found
-            time.sleep(LOOK_EVERY_SECONDS)
+            times.sleep(LOOK_EVERY_SECONDS)
         return None
     finally:
         os.close(folder)
