@@ -44,6 +44,7 @@ from app.colour.rag_cache import RagCache
 from app.colour.traffic_light import TrafficLight
 from app.config import Settings
 from app.externals.engine import Engine
+from app.outcomes import Output
 from bench.run_latency import raw_command
 from bench.stack import private_stack
 
@@ -131,17 +132,19 @@ def cache_hits(
     namespace: dict[str, Any] = {}
     exec(compile(own, "red_amber_green.py", "exec"), namespace)  # the bundled image's own file
     function = namespace["colour"]
-    line = Call(digest, "python", own, STDOUT, "", 1, 1.0).encode(with_source=False)
+    line = Call(digest, "python", own, Output(STDOUT, "", 1), 1.0).encode(with_source=False)
     name, echo = echo_channel(engine, settings)
     socket_name, socket_echo = socket_echo_channel(engine, settings)
     try:
-        light.colour(digest, STDOUT, "", 1)  # warm: the evaluator starts, the lambda compiles
+        light.colour(
+            digest, Output(STDOUT, "", 1)
+        )  # warm: the evaluator starts, the lambda compiles
         light_over_socket = resident.over_socket
         echo.ask(line, time.monotonic() + 10)
         socket_echo.ask(line, time.monotonic() + 10)
         samples = interleaved(
             {
-                "greenbar": lambda: light.colour(digest, STDOUT, "", 1),
+                "greenbar": lambda: light.colour(digest, Output(STDOUT, "", 1)),
                 "unix_socket_echo_round_trip": lambda: socket_echo.ask(line, time.monotonic() + 10),
                 "attach_echo_round_trip": lambda: echo.ask(line, time.monotonic() + 10),
                 "in_process_call": lambda: function(STDOUT, "", 1),
@@ -167,7 +170,7 @@ def cache_hits(
 
 def one_shots(light: TrafficLight, settings: Settings, digest: str, n: int) -> dict[str, Any]:
     def once() -> None:
-        verdict = light.colour(digest, STDOUT, "", 1, COPY, f"bench-{secrets.token_hex(8)}")
+        verdict = light.colour(digest, Output(STDOUT, "", 1), COPY, f"bench-{secrets.token_hex(8)}")
         assert verdict.outcome == "red", verdict
 
     ours = percentiles(timed(once, n))

@@ -47,7 +47,8 @@ import redis
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.jobs.records import RunStore
+from app.jobs.records import RUNS, JobStore
+from app.jobs.requests import RunRequest
 from bench.stack import private_stack
 
 IMAGE = "greenbar/busybox-sh"
@@ -167,10 +168,10 @@ def percentiles(samples: list[float]) -> dict[str, float]:
 
 def queued_runs(redis_url: str, count: int) -> list[str]:
     """Runs recorded as queued and never sent: their waiters wait the whole ?wait."""
-    store = RunStore(redis.Redis.from_url(redis_url), 3600)
+    store = JobStore(redis.Redis.from_url(redis_url), 3600, RUNS)
     ids = [secrets.token_hex(16) for _ in range(count)]
     for run_id in ids:
-        store.enqueue(run_id, {"image": IMAGE, "files": {}})
+        store.enqueue(run_id, RunRequest(IMAGE))
     return ids
 
 

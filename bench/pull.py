@@ -29,8 +29,8 @@ import docker
 import redis
 
 from app.config import Settings
+from app.jobs.queues import SCHEDULE_PULLS_TASK, node_queue
 from tasks.celery_app import create_celery
-from tasks.queues import SCHEDULE_PULLS_TASK, node_queue
 from tests.cluster import celery_worker, forget_registry, local_registry, push_image, second_engine
 
 

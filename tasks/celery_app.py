@@ -4,7 +4,7 @@ from celery import Celery
 from kombu.entity import Queue
 
 from app.config import Settings
-from tasks.queues import ROUTES, RUN_QUEUE, worker_queues
+from app.jobs.queues import ROUTES, RUN_QUEUE, worker_queues
 from tasks.schedule import beat_schedule
 
 # Celery's own limits sit above the longest run: the runner enforces max_seconds itself, and

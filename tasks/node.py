@@ -6,8 +6,8 @@ from celery import current_app
 from celery.signals import celeryd_init, worker_process_init, worker_process_shutdown
 
 from app.config import Settings
+from app.jobs.queues import PULL_TASK, node_queue
 from app.wiring import NodeContext
-from tasks.queues import PULL_TASK, node_queue
 
 _context: NodeContext | None = None
 WORKER_NAME = "GREENBAR_WORKER_NAME"  # set by the main process before its pool forks
@@ -26,7 +26,7 @@ def _pull_here(image: str) -> None:
     """Asks this node to pull `image`, unless it is pulling it already."""
     context = node_context()
     node = context.settings.node
-    if not context.pulls.is_locked(node, image):
+    if not context.stores.pulls.is_locked(node, image):
         current_app.send_task(PULL_TASK, args=[image, None], queue=node_queue(node))
 
 

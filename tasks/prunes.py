@@ -5,8 +5,8 @@ from typing import Any
 
 from celery import current_app, shared_task
 
+from app.jobs.queues import PRUNE_TASK, SCHEDULE_PRUNES_TASK, node_queue
 from tasks.node import node_context
-from tasks.queues import PRUNE_TASK, SCHEDULE_PRUNES_TASK, node_queue
 
 
 @shared_task(name=PRUNE_TASK)
@@ -19,9 +19,9 @@ def prune(now: float | None = None) -> dict[str, Any]:
 def schedule_prunes() -> dict[str, Any]:
     """Sends a prune to every live node, once per period."""
     context = node_context()
-    if not context.periodic.claim("prunes", context.settings.prune_interval_minutes * 60):
+    if not context.stores.periodic.claim("prunes", context.settings.prune_interval_minutes * 60):
         return {"state": "skipped", "message": "another beat sent this period's prunes"}
-    nodes = sorted(context.registry.nodes())
+    nodes = sorted(context.stores.registry.nodes())
     for node in nodes:
         current_app.send_task(PRUNE_TASK, queue=node_queue(node))
     return {"state": "sent", "nodes": nodes}

@@ -5,8 +5,8 @@ from typing import Any
 from celery import current_app, shared_task
 
 from app.images.tracks import to_prepull
+from app.jobs.queues import PULL_TASK, SCHEDULE_PULLS_TASK, node_queue
 from tasks.node import node_context
-from tasks.queues import PULL_TASK, SCHEDULE_PULLS_TASK, node_queue
 
 
 @shared_task(name=PULL_TASK)
@@ -22,15 +22,17 @@ def schedule_pulls() -> dict[str, Any]:
     settings = context.settings
     if not settings.pulls_enabled:
         return {"state": "disabled", "message": "pulls are disabled (GREENBAR_PULLS_ENABLED)"}
-    if not context.periodic.claim("pulls", settings.pull_interval_minutes * 60):
+    if not context.stores.periodic.claim("pulls", settings.pull_interval_minutes * 60):
         return {"state": "skipped", "message": "another beat sent this period's pulls"}
-    images = to_prepull(settings.images, (), context.tracks)  # the allowlist's and every track's
-    return {"state": "sent", "pulls": send_pulls(images, context.registry.nodes())}
+    images = to_prepull(
+        settings.images, (), context.stores.tracks
+    )  # the allowlist's and every track's
+    return {"state": "sent", "pulls": send_pulls(images, context.stores.registry.nodes())}
 
 
 def send_pulls(images: Any, nodes: Any) -> dict[str, str]:
     """Records and sends one pull per image to each of `nodes`; returns image -> pull id."""
-    pulls = node_context().pulls
+    pulls = node_context().stores.pulls
     return {image: pulls.fan_out(image, nodes, _send_pull) for image in images}
 
 

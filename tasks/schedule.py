@@ -7,7 +7,7 @@ period in Redis first (app.cluster.periodic), so the work is done once per perio
 from typing import Any
 
 from app.config import Settings
-from tasks.queues import SCHEDULE_PRUNES_TASK, SCHEDULE_PULLS_TASK
+from app.jobs.queues import SCHEDULE_PRUNES_TASK, SCHEDULE_PULLS_TASK
 
 
 def beat_schedule(settings: Settings) -> dict[str, dict[str, Any]]:

@@ -11,23 +11,19 @@ import os
 from celery.signals import setup_logging, worker_ready, worker_shutdown
 
 from app import logs
-from app.cluster.heartbeat import Heartbeat
+from app.cluster.heartbeat import HeartbeatThread
 from app.config import Settings, warn_of_unknown_variables
 from app.errors import GreenbarError
-from app.externals.engine import Engine
-from app.images.tracks import concrete, to_prepull
-from app.sandbox.pool import PoolKeeper, WarmPool
-from app.sandbox.supervisor import SupervisorVolume
-from app.sandbox.uids import UidAllocator
-from app.wiring import HEARTBEAT_SECONDS, NodeContext
+from app.jobs.queues import PULL_TASK, node_queue
+from app.sandbox.pool import PoolKeeper
+from app.wiring import NodeContext
 from tasks.celery_app import create_celery
 from tasks.node import node_context
-from tasks.queues import PULL_TASK, node_queue
 
 log = logging.getLogger(__name__)
 
 celery = create_celery(Settings.from_env(os.environ))
-_heartbeats: list[Heartbeat] = []
+_heartbeats: list[HeartbeatThread] = []
 _keepers: list[PoolKeeper] = []
 
 
@@ -47,32 +43,15 @@ def _on_ready(sender: object, **_: object) -> None:
             "reaped %d containers and volumes left by a dead worker: %s", len(reaped), reaped
         )
     name = str(getattr(sender, "hostname", context.settings.node))
-    settings = context.settings
     _ensure_evaluator(context)  # before the heartbeat: a live worker can colour
-    heartbeat = Heartbeat(
-        context.registry,
-        context.engine,
-        lambda: context.images.held([*concrete(settings.images), *context.tracks.images()]),
-        name,
-        settings.node,
-        HEARTBEAT_SECONDS,
-        settings.tracks,
-    )
+    heartbeat = context.heartbeat(name)
     heartbeat.start()
     _heartbeats.append(heartbeat)
-    if settings.pulls_enabled:
-        for image in to_prepull(settings.images, settings.tracks, context.tracks):
-            celery.send_task(PULL_TASK, args=[image, None], queue=node_queue(settings.node))
-    if settings.pool_size > 0:
-        engine = Engine.from_env()  # the keeper's own: docker-py clients are not shared
-        keeper = PoolKeeper(
-            WarmPool(context.redis, name),
-            engine,
-            settings,
-            lambda: to_prepull(settings.images, settings.tracks, context.tracks),
-            SupervisorVolume(engine, context.redis, settings),
-            UidAllocator(context.redis, settings.node, settings.uid_base, settings.uid_count),
-        )
+    if context.settings.pulls_enabled:
+        for image in context.wanted_images():
+            celery.send_task(PULL_TASK, args=[image, None], queue=node_queue(context.settings.node))
+    keeper = context.pool_keeper(name)
+    if keeper is not None:
         keeper.start()
         _keepers.append(keeper)
 

@@ -409,12 +409,11 @@ def _heartbeat_seen(redis_url: str, name: str) -> bool:
     """Whether a live heartbeat of the worker called `name` is in Redis."""
     client = redis.Redis.from_url(redis_url)
     try:
-        live = WorkerRegistry(client, HEARTBEAT_TTL_SECONDS).live()
+        return WorkerRegistry(client, HEARTBEAT_TTL_SECONDS).is_live(name)
     except Exception:  # Redis not answering yet counts as "not seen"
         return False
     finally:
         client.close()
-    return any(entry.get("worker") == name for entry in live)
 
 
 def worker_log(process: "subprocess.Popen[bytes]") -> str:

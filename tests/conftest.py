@@ -124,7 +124,7 @@ def worker(
         )
         registry = WorkerRegistry(redis.Redis.from_url(settings.redis_url), 15)
         wait_until(
-            lambda: any(w["worker"] == name for w in registry.live()) or process.poll() is not None,
+            lambda: registry.is_live(name) or process.poll() is not None,
             WORKER_READY_SECONDS,
             "the Celery worker's heartbeat",
         )

@@ -9,6 +9,10 @@ from typing import Any
 
 import pytest
 
+from app.outcomes import Outcome
+from app.sandbox.result import RunResult
+from app.sandbox.text import Text
+
 ROOT = Path(__file__).resolve().parents[1]
 # The suite's processes label their containers and volumes with this deployment, so two suites
 # sharing one Docker engine (a developer's and a helper's) never judge each other's leftovers.
@@ -94,3 +98,9 @@ def build_image(
         fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True, network_mode="none"
     )
     return image
+
+
+def a_result(outcome: Outcome) -> RunResult:
+    """A run's result with `outcome` and nothing else to say: for tests that end a run by hand."""
+    empty = Text(content="", truncated=False)
+    return RunResult(outcome, empty, empty, 0, "", 0, "greenbar/busybox-sh", "", "test-node")

@@ -81,10 +81,10 @@ def _remove_quietly(client: docker.DockerClient, image: str) -> None:
 
 
 def _live(redis_url: str) -> dict[str, dict[str, object]]:
-    """Live heartbeats by worker name."""
+    """Live heartbeats by worker name, in their wire form."""
     client = redis.Redis.from_url(redis_url)
     try:
-        return {entry["worker"]: entry for entry in WorkerRegistry(client, 15).live()}
+        return {beat.worker: beat.to_wire() for beat in WorkerRegistry(client, 15).live()}
     finally:
         client.close()
 

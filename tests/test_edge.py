@@ -28,8 +28,10 @@ from honcho.environ import parse_procfile
 
 from app.config import Settings
 from app.externals.end_notices import EndNotices
-from app.jobs.records import RunStore
-from tests.helpers import free_port, wait_until
+from app.jobs.records import RUNS, JobStore, JobView
+from app.jobs.requests import RunRequest
+from app.outcomes import Outcome
+from tests.helpers import a_result, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 START_SECONDS = 30
@@ -105,10 +107,10 @@ def _post_run(url: str) -> dict[str, Any]:
 
 def _queued_runs(settings: Settings, count: int) -> list[str]:
     """Runs recorded as queued and never sent to a worker: a long poll on one waits it out."""
-    store = RunStore(redis.Redis.from_url(settings.redis_url), 600)
+    store = JobStore(redis.Redis.from_url(settings.redis_url), 600, RUNS)
     ids = [secrets.token_hex(16) for _ in range(count)]
     for run_id in ids:
-        store.enqueue(run_id, {"image": "greenbar/busybox-sh", "files": {}})
+        store.enqueue(run_id, RunRequest("greenbar/busybox-sh"))
     return ids
 
 
@@ -163,8 +165,8 @@ def test_a_long_poll_answers_as_soon_as_its_run_ends(api: str, settings: Setting
     )
     poll.start()
     time.sleep(1)  # it waits
-    store = RunStore(redis.Redis.from_url(settings.redis_url), 600)
-    store.finish(run_id, {"outcome": "green"})
+    store = JobStore(redis.Redis.from_url(settings.redis_url), 600, RUNS)
+    store.finish(run_id, a_result(Outcome.GREEN))
     poll.join(30)
     [(answered, (status, view))] = answers
     assert status == 200 and view["state"] == "done"
@@ -280,15 +282,15 @@ def test_an_api_with_tokens_may_listen_beyond_loopback(
 def test_a_lost_subscription_still_ends_a_wait_when_its_run_ends(settings: Settings) -> None:
     client = redis.Redis.from_url(settings.redis_url)
     notices = EndNotices(client)
-    store = RunStore(client, 600, notices=notices)
+    store = JobStore(client, 600, RUNS, notices=notices)
     [run_id] = _queued_runs(settings, 1)
-    views: list[dict[str, Any]] = []
+    views: list[JobView] = []
     waiting = threading.Thread(target=lambda: views.append(store.wait(run_id, 20)))
     waiting.start()
     wait_until(lambda: notices.waiting() == 1, 5, "the waiter")
     time.sleep(0.5)
     client.client_kill_filter(_type="pubsub")  # as a Redis restart would
     time.sleep(0.2)
-    RunStore(client, 600).finish(run_id, {"outcome": "red"})  # its notice may be lost
+    JobStore(client, 600, RUNS).finish(run_id, a_result(Outcome.RED))  # its notice may be lost
     waiting.join(20)
-    assert views and views[0]["state"] == "done"
+    assert views and views[0].state == "done"

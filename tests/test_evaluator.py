@@ -18,6 +18,7 @@ from app.colour.evaluator.resident import ResidentEvaluator
 from app.colour.evaluator.wire import Call
 from app.config import Settings
 from app.externals.engine import Engine, ImageFile
+from app.outcomes import Output
 from tests.helpers import DEPLOYMENT, ROOT, build_image, wait_until
 
 GREEN = "def colour(stdout, stderr, status):\n    return 'green'\n"
@@ -42,8 +43,9 @@ def resident(images: None) -> Iterator[ResidentEvaluator]:
 
 
 def _call(source: str, language: str = "python", key: str = "", **given: Any) -> Call:
-    output: dict[str, Any] = {"stdout": "", "stderr": "", "status": 0, "limit": 1.0, **given}
-    return Call(key or source, language, source, **output)
+    said: dict[str, Any] = {"stdout": "", "stderr": "", "status": 0, **given}
+    limit = said.pop("limit", 1.0)
+    return Call(key or source, language, source, Output(**said), limit)
 
 
 def _exists(client: docker.DockerClient, name: str) -> bool:
@@ -246,10 +248,11 @@ from app.config import Settings
 from app.externals.engine import Engine
 from app.colour.evaluator.resident import ResidentEvaluator
 from app.colour.evaluator.wire import Call
+from app.outcomes import Output
 settings = Settings.from_env({}, deployment=sys.argv[1])
 evaluator = ResidentEvaluator(Engine.from_env(), settings)
 green = "def colour(stdout, stderr, status):\\n    return 'green'\\n"
-verdict = evaluator.colour(Call("k", "python", green, "", "", 0, 1.0))
+verdict = evaluator.colour(Call("k", "python", green, Output("", "", 0), 1.0))
 print(verdict.outcome, evaluator.name, flush=True)
 time.sleep(600)
 """

@@ -30,6 +30,7 @@ from app.externals.archive import (
     size_text,
 )
 from app.externals.clock import Clock
+from app.outcomes import Outcome, Output
 
 PATH = "/usr/local/bin/red_amber_green.py"
 CAP = 64 * 1024
@@ -222,7 +223,7 @@ def test_the_largest_extended_header_allowed_is_parsed_in_linear_time() -> None:
 
 
 def test_a_call_without_its_source_sends_null() -> None:
-    call = Call("sha256:1", "ruby", "lambda { :red }", "out", "err", 3, 1.5)
+    call = Call("sha256:1", "ruby", "lambda { :red }", Output("out", "err", 3), 1.5)
     sent = json.loads(call.encode(with_source=False))
     assert sent == {
         "key": "sha256:1",
@@ -239,10 +240,10 @@ def test_a_call_without_its_source_sends_null() -> None:
 @pytest.mark.parametrize(
     ("line", "reply"),
     [
-        (b'{"outcome": "red", "log": ""}', Reply(Verdict("red"))),
-        (b'{"outcome": "faulty", "log": "why"}', Reply(Verdict("faulty", "why"))),
+        (b'{"outcome": "red", "log": ""}', Reply(Verdict(Outcome.RED))),
+        (b'{"outcome": "faulty", "log": "why"}', Reply(Verdict(Outcome.FAULTY, "why"))),
         (b'{"unknown": true}', Reply(None)),
-        (b'{"outcome": "green", "log": "", "retire": true}', Reply(Verdict("green"), True)),
+        (b'{"outcome": "green", "log": "", "retire": true}', Reply(Verdict(Outcome.GREEN), True)),
     ],
 )
 def test_a_well_formed_reply_is_read(line: bytes, reply: Reply) -> None:

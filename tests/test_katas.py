@@ -13,7 +13,8 @@ from app.cluster.pruner import Pruner
 from app.cluster.reaper import Reaper
 from app.externals.engine import Engine
 from app.images.node_images import NodeImages
-from app.jobs.records import RunStore
+from app.jobs.records import RUNS, JobStore
+from app.jobs.requests import RunRequest
 from app.katas.records import KataStore
 from app.katas.volumes import KataVolumes
 from app.sandbox.uids import UidAllocator
@@ -155,14 +156,14 @@ def test_a_volume_whose_run_did_not_complete_is_wiped_and_the_log_says_so(
     node = NodeContext.create(dataclasses.replace(settings, read_cap_mib=1), lambda image: None)
     files = {f"f{i}.txt": "x" for i in range(30)}
     grow = "for f in f*.txt; do head -c 51200 /dev/zero | tr '\\0' y > $f; done"
-    request = {"image": "greenbar/busybox-sh", "max_seconds": 10, "kata": kata}
-    request["kata_ref"] = kata_ref(redis_url, kata)
-    store, results = RunStore(redis.Redis.from_url(redis_url), 3600), []
+    ref = kata_ref(redis_url, kata)
+    store, results = JobStore(redis.Redis.from_url(redis_url), 3600, RUNS), []
     for script in ("echo kept > kept.txt", grow, "ls"):
         run_id = uuid.uuid4().hex
-        store.enqueue(run_id, {**request, "files": {**files, "cyber-dojo.sh": script}})
+        sent = {**files, "cyber-dojo.sh": script}
+        store.enqueue(run_id, RunRequest("greenbar/busybox-sh", sent, 10, kata=kata, kata_ref=ref))
         node.runs.execute(run_id)
-        results.append(store.get(run_id)["result"])
+        results.append(store.get(run_id).result or {})
     assert results[1]["outcome"] == "faulty"
     assert "more than 1 MiB came back" in results[1]["log"]
     assert "the kata volume was wiped because the run did not complete" in results[1]["log"]

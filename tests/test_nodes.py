@@ -16,9 +16,10 @@ import redis
 
 from app.colour.rag_cache import READS
 from app.config import Settings
-from app.jobs.records import RunStore
+from app.jobs.queues import RUN_TASK, SCHEDULE_PULLS_TASK, node_queue
+from app.jobs.records import RUNS, JobStore
+from app.jobs.requests import RunRequest
 from tasks.celery_app import create_celery
-from tasks.queues import RUN_TASK, SCHEDULE_PULLS_TASK, node_queue
 from tests.cluster import (
     celery_worker,
     forget_registry,
@@ -85,15 +86,15 @@ def push_version(client: docker.DockerClient, cluster: Cluster, rag_lambda: str)
 
 def run_on(cluster: Cluster, node: str, files: dict[str, str], **fields: Any) -> dict[str, Any]:
     """Sends a run straight to `node`'s queue, as routing does for a kata, and waits for it."""
-    store = RunStore(redis.Redis.from_url(cluster.settings.redis_url), 3600)
+    store = JobStore(redis.Redis.from_url(cluster.settings.redis_url), 3600, RUNS)
     run_id = secrets.token_hex(16)
     if "kata" in fields:  # as the API records it: the kata of a client who sent no token
         fields["kata_ref"] = kata_ref(cluster.settings.redis_url, fields["kata"])
-    store.enqueue(run_id, {"image": cluster.image, "files": files, "max_seconds": 10, **fields})
+    store.enqueue(run_id, RunRequest(cluster.image, files, 10, **fields))
     create_celery(cluster.settings).send_task(RUN_TASK, args=[run_id], queue=node_queue(node))
     view = store.wait(run_id, 25)
-    assert view["state"] == "done", view
-    return dict(view["result"])
+    assert view.state == "done", view
+    return dict(view.result or {})
 
 
 def held_by(client: docker.DockerClient, image: str) -> str:

@@ -3,40 +3,24 @@
 import logging
 import os
 import subprocess
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
 from app import logs
-from app.cluster.metrics import Metrics
-from app.cluster.workers import WorkerRegistry
 from app.config import Settings, warn_of_unknown_variables
 from app.config_rules import open_to_all, reached_on
-from app.externals import clock
-from app.externals.end_notices import EndNotices
-from app.externals.store import connect
-from app.images.allowlist import Allowlist
-from app.images.pull_records import PullStore
-from app.images.tracks import TrackStore
-from app.jobs.admission import Admission
-from app.jobs.queue_depth import QueueDepth
-from app.jobs.records import RunStore
-from app.katas.records import KataStore
+from app.jobs.submission import Jobs, Send
+from app.wiring import for_web
 from web import colours, errors, health, metrics, nodes, openapi, runs, tracks
 from web.edge import BodyDeadline
 from web.services import Services
 
 log = logging.getLogger(__name__)
-HEARTBEAT_TTL_SECONDS = 15
-# Redis connections a web process may hold: its many green requests take turns on them
-# rather than each opening one (a thousand long polls would otherwise be a thousand sockets).
-REDIS_CONNECTIONS = 64
-Sender = Callable[[str, list[Any], str | None], None]
 
 
-def create_app(settings: Settings | None = None, send: Sender | None = None) -> Flask:
+def create_app(settings: Settings | None = None, send: Send | None = None) -> Flask:
     """The API for `settings` (default: from the environment).
 
     Args:
@@ -48,8 +32,8 @@ def create_app(settings: Settings | None = None, send: Sender | None = None) -> 
         settings = Settings.from_env(os.environ)
         warn_of_unknown_variables(os.environ)
     _warn_if_open(settings)
-    client = connect(settings.redis_url, REDIS_CONNECTIONS)
-    notices = EndNotices(client)
+    externals, stores = for_web(settings)
+    send = send or _celery_sender(settings)
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = settings.request_max_kib * 1024
     app.wsgi_app = BodyDeadline(  # type: ignore[method-assign]
@@ -57,20 +41,10 @@ def create_app(settings: Settings | None = None, send: Sender | None = None) -> 
     )
     app.extensions["greenbar"] = Services(
         settings=settings,
-        runs=RunStore(client, settings.result_ttl_seconds, clock.wall, "run", notices=notices),
-        colours=RunStore(
-            client, settings.result_ttl_seconds, clock.wall, "colour", notices=notices
-        ),
-        registry=WorkerRegistry(client, HEARTBEAT_TTL_SECONDS, clock.wall),
-        allowlist=Allowlist(settings.images),
-        katas=KataStore(client, int(settings.kata_unused_hours * 3600 * 2), clock.wall),
-        pulls=PullStore(client, settings.result_ttl_seconds, clock.wall),
-        tracks=TrackStore(client, clock.wall),
-        depth=QueueDepth(client),
-        admission=Admission(client, settings.queue_max_waiting, settings.retry_after_seconds),
-        metrics=Metrics(client),
-        send=send or _celery_sender(settings),
-        redis=client,
+        stores=stores,
+        jobs=Jobs(stores, settings, send),
+        send=send,
+        redis=externals.redis,
         sha=_sha(),
     )
     app.register_blueprint(runs.blueprint)
@@ -95,13 +69,13 @@ def _warn_if_open(settings: Settings) -> None:
         )
 
 
-def _celery_sender(settings: Settings) -> Sender:
+def _celery_sender(settings: Settings) -> Send:
     from tasks.celery_app import create_celery
 
     celery = create_celery(settings)
 
     def send(task: str, args: list[Any], queue: str | None) -> None:
-        # Without a queue, tasks.queues.ROUTES decides.
+        # Without a queue, app.jobs.queues.ROUTES decides.
         celery.send_task(task, args=args, **({"queue": queue} if queue else {}))
 
     return send

@@ -2,6 +2,7 @@
 
 from flask import Blueprint, Response, jsonify
 
+from app.cluster.workers import Heartbeat
 from app.errors import StoreUnavailable
 from app.externals.store import translated
 from web.services import services
@@ -19,18 +20,18 @@ def ready() -> tuple[Response, int]:
     """Ready when Redis answers and a live worker says its Docker engine answers."""
     s = services()
     missing = []
-    workers: list[dict[str, object]] = []
+    workers: list[Heartbeat] = []
     try:
         with translated():
             s.redis.ping()
-        workers = s.registry.live()
+        workers = s.stores.registry.live()
     except StoreUnavailable:
         missing.append("redis")
     if "redis" not in missing and not workers:
         missing.append("worker")
-    if workers and not any(w.get("docker") for w in workers):
+    if workers and not any(w.docker for w in workers):
         missing.append("docker")
-    body = {"ready": not missing, "missing": missing, "workers": workers}
+    body = {"ready": not missing, "missing": missing, "workers": [w.to_wire() for w in workers]}
     return jsonify(body), 503 if missing else 200
 
 

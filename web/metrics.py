@@ -2,7 +2,6 @@
 the same figures whichever workers counted them."""
 
 from collections.abc import Iterator
-from typing import Any
 
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -14,7 +13,7 @@ from prometheus_client.core import (
 )
 
 from app.cluster.metrics import DURATION_BUCKETS, parse
-from tasks.queues import RUN_QUEUE, SHARED_QUEUE, node_queue, track_queue
+from app.jobs.queues import RUN_QUEUE, SHARED_QUEUE, node_queue, track_queue
 from web.services import services
 
 blueprint = Blueprint("metrics", __name__)
@@ -62,10 +61,10 @@ class _Collector:
 @blueprint.get("/metrics")
 def metrics() -> Response:
     s = services()
-    workers: list[dict[str, Any]] = s.registry.live()
-    queues = {RUN_QUEUE, SHARED_QUEUE, *s.depth.queues("greenbar.")}
-    queues |= {node_queue(w["node"]) for w in workers}
-    queues |= {track_queue(t) for w in workers for t in w.get("tracks", ())}
+    workers = s.stores.registry.live()
+    queues = {RUN_QUEUE, SHARED_QUEUE, *s.stores.depth.queues("greenbar.")}
+    queues |= {node_queue(w.node) for w in workers}
+    queues |= {track_queue(t) for w in workers for t in w.tracks}
     registry = CollectorRegistry()
-    registry.register(_Collector(s.metrics.read(), s.depth.depths(sorted(queues))))
+    registry.register(_Collector(s.stores.metrics.read(), s.stores.depth.depths(sorted(queues))))
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

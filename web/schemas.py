@@ -8,13 +8,14 @@ from app.config import Settings
 from app.errors import InvalidParameter, InvalidRequest
 from app.images.allowlist import Allowlist
 from app.images.tracks import TrackStore
+from app.jobs.requests import ColourRequest, RunRequest
 from app.sandbox.files import validate
 from web.contract import conform, request_schemas
 
 
 def run_request(
     body: object, settings: Settings, allowlist: Allowlist, tracks: TrackStore
-) -> dict[str, Any]:
+) -> RunRequest:
     """A validated run request: image (named, or a track's version), files, max_seconds and
     optionally rag_lambda and kata.
 
@@ -23,12 +24,12 @@ def run_request(
     """
     run: dict[str, Any] = conform(body, request_schemas(settings)["RunRequest"])
     optional: dict[str, Any] = {k: run[k] for k in ("rag_lambda", "kata") if k in run}
-    return {
+    return RunRequest(
         **_image_or_track(run, allowlist, tracks),
-        "files": validate(run["files"], settings),
-        "max_seconds": run.get("max_seconds", settings.max_seconds_default),
+        files=validate(run["files"], settings),
+        max_seconds=run.get("max_seconds", settings.max_seconds_default),
         **optional,
-    }
+    )
 
 
 def _image_or_track(
@@ -45,14 +46,14 @@ def _image_or_track(
     return {"image": allowlist.check(tracks.resolve(track, version)), "track": track, **pinned}
 
 
-def colour_request(body: object, settings: Settings, allowlist: Allowlist) -> dict[str, Any]:
+def colour_request(body: object, settings: Settings, allowlist: Allowlist) -> ColourRequest:
     """A validated colour request: image, stdout, stderr, status and optionally rag_lambda.
 
     Raises:
         InvalidRequest: naming the field and the rule broken.
     """
     colour: dict[str, Any] = conform(body, request_schemas(settings)["ColourRequest"])
-    return {**colour, "image": allowlist.check(colour["image"])}
+    return ColourRequest(**{**colour, "image": allowlist.check(colour["image"])})
 
 
 def image_request(body: object, settings: Settings, allowlist: Allowlist) -> str:

@@ -18,8 +18,8 @@ blueprint = Blueprint("tracks", __name__)
 def deploy(slug: str) -> tuple[Response, int]:
     """Makes an allowlisted image the track's live version and starts pulling it everywhere."""
     s = services()
-    image = image_request(json_body(), s.settings, s.allowlist)
-    track = s.tracks.deploy(checked_slug(slug, "slug"), image)
+    image = image_request(json_body(), s.settings, s.stores.allowlist)
+    track = s.stores.tracks.deploy(checked_slug(slug, "slug"), image)
     try:
         pull = start_pull(image)
     except ServiceUnavailable as error:  # deployed all the same: nodes pull it when they start
@@ -32,7 +32,7 @@ def deploy(slug: str) -> tuple[Response, int]:
 def list_tracks() -> Response:
     """Every track with its live image, its versions, and the live nodes holding that image."""
     s = services()
-    nodes = s.registry.nodes()
+    nodes = s.stores.registry.nodes()
     shown = {
         slug: {
             **track,
@@ -42,6 +42,6 @@ def list_tracks() -> Response:
                 if any(i["image"] == track["image"] for i in node["images"])
             ),
         }
-        for slug, track in s.tracks.all().items()
+        for slug, track in s.stores.tracks.all().items()
     }
     return jsonify({"tracks": shown})

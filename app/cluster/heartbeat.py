@@ -4,16 +4,16 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
 
 from app.cluster.workers import WorkerRegistry
 from app.errors import ServiceUnavailable
 from app.externals.engine import Engine
+from app.images.node_images import HeldImage
 
 log = logging.getLogger(__name__)
 
 
-class Heartbeat:
+class HeartbeatThread:
     """Beats every `interval` seconds until stopped, saying whether Docker answers and which
     images the node holds.
 
@@ -31,7 +31,7 @@ class Heartbeat:
         self,
         registry: WorkerRegistry,
         engine: Engine,
-        inventory: Callable[[], list[Any]],
+        inventory: Callable[[], list[HeldImage]],
         worker: str,
         node: str,
         interval: float,

@@ -9,18 +9,10 @@ lambda `{ |stdout, stderr, status| ... }` whose answer's `to_s` is the colour.
 from dataclasses import dataclass
 from enum import StrEnum
 
+from app.outcomes import Outcome
+
 MISSING = b"\0missing"
 UNREADABLE = b"\0unreadable\n"
-
-
-class Colour(StrEnum):
-    RED = "red"
-    AMBER = "amber"
-    GREEN = "green"
-
-
-COLOURS = frozenset(c.value for c in Colour)
-OUTCOMES = COLOURS | {"faulty"}
 
 
 class Language(StrEnum):
@@ -35,12 +27,12 @@ LANGUAGES = frozenset(language.value.encode() for language in Language)
 class Verdict:
     """A lambda's answer: a colour, or `faulty` with a diagnostic log."""
 
-    outcome: str
+    outcome: Outcome  # a colour, or faulty
     log: str = ""
 
     @classmethod
     def faulty(cls, why: str, source: str) -> "Verdict":
-        return cls("faulty", f"{why}\n--- rag lambda source ---\n{source}" if source else why)
+        return cls(Outcome.FAULTY, f"{why}\n--- rag lambda source ---\n{source}" if source else why)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from app.colour.evaluator.wire import Call
 from app.colour.rag_cache import PY_PATH, RB_PATH, RagCache
 from app.colour.rag_lambda import Language, Verdict
 from app.externals import ids
+from app.outcomes import Output
 
 
 class TrafficLight:
@@ -36,20 +37,13 @@ class TrafficLight:
         self._limit = limit_seconds
 
     def colour(
-        self,
-        digest: str,
-        stdout: str,
-        stderr: str,
-        status: int,
-        rag_lambda: str | None = None,
-        call_id: str = "",
+        self, digest: str, output: Output, rag_lambda: str | None = None, call_id: str = ""
     ) -> Verdict:
         """red, amber or green, or faulty with a log saying why.
 
         Args:
             digest: the image's content-addressed id.
-            stdout, stderr: the run's cleaned, truncated output.
-            status: its exit status.
+            output: the run's cleaned, truncated output and its exit status.
             rag_lambda: a copy of the lambda sent by the client, if any.
             call_id: names the one-shot evaluator if a client's copy must be evaluated.
 
@@ -59,7 +53,7 @@ class TrafficLight:
         own = self._cache.lambda_for(digest)
         if rag_lambda is not None and (own is None or rag_lambda != own.source):
             language = own.language if own is not None else Language.PYTHON
-            call = Call("client", language, rag_lambda, stdout, stderr, status, self._limit)
+            call = Call("client", language, rag_lambda, output, self._limit)
             return self._one_shot.colour(call_id or ids.token(16), call)
         if own is None:
             why = f"the image {digest} has no rag lambda at {PY_PATH} or {RB_PATH}"
@@ -68,7 +62,7 @@ class TrafficLight:
             return Verdict.faulty(
                 f"the rag lambda of image {digest} is unreadable: {own.problem}", ""
             )
-        call = Call(digest, own.language, own.source, stdout, stderr, status, self._limit)
+        call = Call(digest, own.language, own.source, output, self._limit)
         return self._resident.colour(call)
 
     def remove(self, call_id: str) -> None:

@@ -2,24 +2,41 @@
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Generic
 
 from app.cluster.metrics import Metrics
+from app.colour.result import ColourResult
 from app.colour.traffic_light import TrafficLight
 from app.errors import EngineUnavailable, ImageMissing, KataBusy
 from app.externals import clock
 from app.externals.engine import Engine
-from app.jobs.records import RunStore
+from app.jobs.records import JobStore, R, State
+from app.jobs.requests import ColourRequest, RunRequest
 from app.katas.records import KataStore, volume_name
 from app.katas.volumes import KataVolume, KataVolumes
 from app.logs import event
-from app.sandbox.runner import Outcome, Runner, RunResult
+from app.outcomes import Outcome
+from app.sandbox.result import RunResult
+from app.sandbox.runner import Runner
 
 log = logging.getLogger(__name__)
 
 
-class _Executor:
+@dataclass(frozen=True)
+class Summary:
+    """What a task returns: how the job ended (the full result is in its record). `state` is
+    `gone` for a job whose request had already gone (finished, or expired)."""
+
+    id: str
+    state: str
+    outcome: Outcome | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"id": self.id, "state": self.state, "outcome": self.outcome}
+
+
+class _Executor(Generic[R]):
     """Takes a queued job from its store, does it, and records how it ended, never leaving it
     `running`.
 
@@ -34,17 +51,17 @@ class _Executor:
 
     def __init__(
         self,
-        store: RunStore,
+        store: JobStore[R],
         node: str,
         metrics: Metrics,
         cleanup: Callable[[], None] = lambda: None,
     ) -> None:
-        self._store = store
+        self._store: JobStore[R] = store
         self._node = node
         self._metrics = metrics
         self._cleanup = cleanup  # after the result is recorded: removes containers
 
-    def execute(self, job_id: str, worker: str = "") -> dict[str, Any]:
+    def execute(self, job_id: str, worker: str = "") -> Summary:
         """Does `job_id` and records its result, naming the `worker` that did it.
 
         Returns:
@@ -52,42 +69,39 @@ class _Executor:
         """
         request = self._store.request(job_id)
         if request is None:
-            return {"id": job_id, "state": "gone", "outcome": None}
-        said = {f"{self.kind}_id": job_id, "image": request["image"], "node": self._node}
+            return Summary(job_id, "gone")
+        said = {f"{self.kind}_id": job_id, "image": request.image, "node": self._node}
         if not self._store.start(job_id, self._node, worker):
             self._abandon(job_id, request, said)
-            return {"id": job_id, "state": "error", "outcome": None}
+            return Summary(job_id, State.ERROR)
         event(log, f"{self.kind}.started", **said, worker=worker)
         try:
             return self._carry_out(job_id, request, worker, said)
         finally:
             self._cleanup()
 
-    def _carry_out(
-        self, job_id: str, request: dict[str, Any], worker: str, said: dict[str, str]
-    ) -> dict[str, Any]:
+    def _carry_out(self, job_id: str, request: R, worker: str, said: dict[str, str]) -> Summary:
         try:
-            result = self._work(job_id, request)
+            result = replace(self._work(job_id, request), worker=worker)
         except (EngineUnavailable, KataBusy) as error:
             self._fail(job_id, request, str(error), said)
-            return {"id": job_id, "state": "error", "outcome": None}
+            return Summary(job_id, State.ERROR)
         except BaseException as error:  # a bug, a time limit, a shutdown: still say so
             self._fail(job_id, request, f"internal error: {type(error).__name__}: {error}", said)
             raise
         finally:
             self._metrics.flush()
-        result["worker"] = worker
         self._ending(job_id, request)
         self._store.finish(job_id, result)
-        outcome, duration = result["outcome"], result.get("duration_ms")
+        outcome, duration = result.outcome, result.duration_ms
         event(log, f"{self.kind}.finished", **said, outcome=outcome, duration_ms=duration)
-        return {"id": job_id, "state": "done", "outcome": outcome}
+        return Summary(job_id, State.DONE, outcome)
 
-    def _ending(self, job_id: str, request: dict[str, Any]) -> None:
+    def _ending(self, job_id: str, request: R) -> None:
         """Called just before the job's end is recorded, however it ended: a client that sees
         the end can count on what this frees (runs free their kata)."""
 
-    def _abandon(self, job_id: str, request: dict[str, Any], said: dict[str, str]) -> None:
+    def _abandon(self, job_id: str, request: R, said: dict[str, str]) -> None:
         """A redelivered job whose first worker died mid-way: its container (if any is left)
         goes, and the job ends in error rather than running a second time."""
         self._remove_leftovers(job_id)
@@ -96,9 +110,7 @@ class _Executor:
     def _remove_leftovers(self, job_id: str) -> None:
         """Removes whatever containers a dead worker left for `job_id` (runs override this)."""
 
-    def _fail(
-        self, job_id: str, request: dict[str, Any], reason: str, said: dict[str, str]
-    ) -> None:
+    def _fail(self, job_id: str, request: R, reason: str, said: dict[str, str]) -> None:
         self._ending(job_id, request)
         self._store.fail(job_id, reason)
         self._count("error", None)
@@ -107,7 +119,7 @@ class _Executor:
     def _count(self, outcome: str, duration_ms: int | None) -> None:
         """Counts a finished job; runs are counted, colours are not."""
 
-    def _work(self, job_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _work(self, job_id: str, request: R) -> RunResult | ColourResult:
         raise NotImplementedError
 
 
@@ -128,7 +140,7 @@ class KataSupport:
     claim_seconds: int
 
 
-class RunExecutor(_Executor):
+class RunExecutor(_Executor[RunRequest]):
     """Runs a recorded run, then colours it with its image's (or the kata's) rag lambda.
 
     A run whose image is not on this node is `pulling` at once, and `request_pull(image)`
@@ -140,7 +152,7 @@ class RunExecutor(_Executor):
 
     def __init__(
         self,
-        store: RunStore,
+        store: JobStore[RunRequest],
         node: str,
         metrics: Metrics,
         runner: Runner,
@@ -156,29 +168,24 @@ class RunExecutor(_Executor):
         self._request_pull = request_pull
         self._clock = clock
 
-    def _work(self, job_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _work(self, job_id: str, request: RunRequest) -> RunResult:
         started = self._clock()
-        result: dict[str, Any] = dict(self._run(job_id, request))
-        result.update({k: request[k] for k in ("track", "version") if k in request})
-        if result["outcome"] == Outcome.PULLING:
+        result = replace(self._run(job_id, request), track=request.track, version=request.version)
+        if result.outcome == Outcome.PULLING:
             if self._request_pull is not None:
-                self._request_pull(request["image"])
+                self._request_pull(request.image)
             else:
-                why = f"image {request['image']} is not on node {self._node}; pulls are disabled"
-                result.update(outcome=Outcome.FAULTY.value, log=why)
-        if result["outcome"] == Outcome.COMPLETED:
-            verdict = self._light.colour(
-                result["digest"],
-                result["stdout"]["content"],
-                result["stderr"]["content"],
-                result["status"],
-                request.get("rag_lambda"),
-                job_id,
+                why = f"image {request.image} is not on node {self._node}; pulls are disabled"
+                result = replace(result, outcome=Outcome.FAULTY, log=why)
+        if result.outcome is None:  # it ran to its end: the traffic light tells its colour
+            verdict = self._light.colour(result.digest, result.output, request.rag_lambda, job_id)
+            result = replace(
+                result.logged(verdict.log),
+                outcome=verdict.outcome,
+                duration_ms=round((self._clock() - started) * 1000),
             )
-            result["outcome"] = verdict.outcome
-            result["log"] = "\n".join(line for line in (result["log"], verdict.log) if line)
-            result["duration_ms"] = round((self._clock() - started) * 1000)
-        self._count(result["outcome"], result["duration_ms"])
+        assert result.outcome is not None
+        self._count(result.outcome, result.duration_ms)
         return result
 
     def _remove_leftovers(self, job_id: str) -> None:
@@ -190,18 +197,18 @@ class RunExecutor(_Executor):
         if duration_ms is not None:
             self._metrics.observe_run_seconds(duration_ms / 1000)
 
-    def _ending(self, job_id: str, request: dict[str, Any]) -> None:
-        if "kata_ref" in request:
-            self._kata.katas.release(request["kata_ref"], job_id)
+    def _ending(self, job_id: str, request: RunRequest) -> None:
+        if request.kata_ref is not None:
+            self._kata.katas.release(request.kata_ref, job_id)
 
-    def _run(self, job_id: str, request: dict[str, Any]) -> RunResult:
-        image, files, seconds = request["image"], request["files"], request["max_seconds"]
-        kata = request.get("kata_ref")
+    def _run(self, job_id: str, request: RunRequest) -> RunResult:
+        image, files, seconds = request.image, request.files, request.max_seconds
+        kata = request.kata_ref
         if kata is None:
             return self._runner.run(image, files, seconds, job_id)
         holder = self._kata.katas.claim(kata, job_id, self._kata.claim_seconds)
         if holder is not None:  # its claim from the API expired while it waited: say so
-            raise KataBusy(f"kata {request.get('kata')} is in use by run {holder}")
+            raise KataBusy(f"kata {request.kata} is in use by run {holder}")
         before = set(self._kata.katas.use(kata, self._node, files))
         try:
             volume = self._kata.volumes.ensure(kata, image)
@@ -216,8 +223,8 @@ class RunExecutor(_Executor):
             deleted=sorted(before - set(files)),
         )
         self._runner.dispose()  # the volume is free once the client has the result
-        kib, quota = result["sandbox_kib"], self._kata.quota_kib
-        if kib > quota or result["outcome"] == Outcome.FAULTY:
+        kib, quota = result.sandbox_kib, self._kata.quota_kib
+        if kib > quota or result.outcome == Outcome.FAULTY:
             self._kata.volumes.remove(volume.name)
             self._kata.katas.forget(kata)
             why = (
@@ -226,18 +233,18 @@ class RunExecutor(_Executor):
                 if kib > quota
                 else "the kata volume was wiped because the run did not complete"
             )
-            result["log"] = "\n".join(line for line in (result["log"], why) if line)
+            return result.logged(why)
         return result
 
 
-class ColourExecutor(_Executor):
+class ColourExecutor(_Executor[ColourRequest]):
     """Colours recorded outputs with an image's (or a given) rag lambda."""
 
     kind = "colour"
 
     def __init__(
         self,
-        store: RunStore,
+        store: JobStore[ColourRequest],
         node: str,
         metrics: Metrics,
         engine: Engine,
@@ -253,22 +260,15 @@ class ColourExecutor(_Executor):
     def _remove_leftovers(self, job_id: str) -> None:
         self._light.remove(job_id)  # a client's copy's one-shot evaluator
 
-    def _work(self, job_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    def _work(self, job_id: str, request: ColourRequest) -> ColourResult:
         started = self._clock()
-        image = request["image"]
-        result: dict[str, Any] = {"image": image, "digest": "", "node": self._node, "log": ""}
+        image, digest = request.image, ""
         try:
-            result["digest"] = self._engine.image_id(image)
+            digest = self._engine.image_id(image)
         except ImageMissing:
-            result.update(outcome="faulty", log=f"image {image} is not on node {self._node}")
+            outcome, why = Outcome.FAULTY, f"image {image} is not on node {self._node}"
         else:
-            verdict = self._light.colour(
-                result["digest"],
-                request["stdout"],
-                request["stderr"],
-                request["status"],
-                request.get("rag_lambda"),
-                job_id,
-            )
-            result.update(outcome=verdict.outcome, log=verdict.log)
-        return {**result, "duration_ms": round((self._clock() - started) * 1000)}
+            verdict = self._light.colour(digest, request.output, request.rag_lambda, job_id)
+            outcome, why = verdict.outcome, verdict.log
+        duration = round((self._clock() - started) * 1000)
+        return ColourResult(outcome, why, image, digest, self._node, duration)

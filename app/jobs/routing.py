@@ -6,8 +6,9 @@ track, if one is live; any generic worker. With none of these live, the run is r
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
+from app.cluster.workers import Heartbeat
 from app.errors import ServiceUnavailable
 from app.katas.records import KataStore
 
@@ -19,7 +20,7 @@ class Route:
 
 
 def route_run(
-    kata: str | None, track: str | None, katas: KataStore, workers: Iterable[dict[str, Any]]
+    kata: str | None, track: str | None, katas: KataStore, workers: Iterable[Heartbeat]
 ) -> Route:
     """The route of a run, given the live workers' heartbeats.
 
@@ -29,11 +30,11 @@ def route_run(
     workers = list(workers)
     if kata is not None:
         node = katas.node_of(kata)
-        if node is not None and any(w["node"] == node for w in workers):
+        if node is not None and any(w.node == node for w in workers):
             return Route("node", node)
-    if track is not None and any(track in w.get("tracks", ()) for w in workers):
+    if track is not None and any(track in w.tracks for w in workers):
         return Route("track", track)
-    if any(not w.get("tracks") for w in workers):
+    if any(w.generic for w in workers):
         return Route("generic")
     if track is not None:
         raise ServiceUnavailable(

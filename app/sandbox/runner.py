@@ -4,17 +4,18 @@ supervisor's result out on stdout (see app/sandbox/feed.py, app/sandbox/harvest.
 import logging
 import socket
 from collections.abc import Callable, Collection, Mapping
-from enum import StrEnum
-from typing import NotRequired, TypedDict
+from typing import Any
 
 from app.config import Settings
 from app.errors import EngineUnavailable, ImageMissing
 from app.externals import clock
 from app.externals.engine import Engine
+from app.outcomes import Outcome
 from app.sandbox import spec
 from app.sandbox.feed import Limits, request
 from app.sandbox.harvest import Harvest, Harvester
 from app.sandbox.pool import WarmPool
+from app.sandbox.result import Kept, RunResult
 from app.sandbox.stream import CapExceeded, DeadlinePassed, OutputStream
 from app.sandbox.supervisor import SupervisorVolume
 from app.sandbox.text import Text, cleaned
@@ -26,37 +27,6 @@ HOST_GRACE_SECONDS = 2.0
 log = logging.getLogger(__name__)
 KILLED_STATUS = 137  # 128 + SIGKILL, what a shell reports for a killed command
 KEPT_NAMES_MAX = 1024  # names listed of the files a kata volume keeps
-
-
-class Outcome(StrEnum):
-    COMPLETED = "completed"
-    TIMED_OUT = "timed_out"
-    FAULTY = "faulty"
-    PULLING = "pulling"  # the image is not on the node: nothing ran
-
-
-class Kept(TypedDict):
-    names: list[str]
-    truncated: bool
-
-
-class RunResult(TypedDict):
-    outcome: str
-    stdout: Text
-    stderr: Text
-    status: int
-    created: dict[str, Text]
-    created_truncated: bool
-    changed: dict[str, Text]
-    deleted: list[str]
-    log: str
-    duration_ms: int
-    image: str
-    digest: str
-    node: str
-    sandbox_kib: int  # what /sandbox held after the run
-    warm: bool  # it ran in a warm container (started before the run came)
-    kept: NotRequired[Kept]  # kata runs: what the volume holds besides the files sent
 
 
 class Runner:
@@ -262,27 +232,23 @@ class _Report:
         self._clock = clock
         self.digest = ""
 
-    def _result(self, outcome: Outcome, status: int, log: list[str], **parts: object) -> RunResult:
+    def _result(
+        self, outcome: Outcome | None, status: int, log: list[str], **parts: Any
+    ) -> RunResult:
         empty = Text(content="", truncated=False)
-        result = RunResult(
-            outcome=outcome.value,
-            stdout=empty,
-            stderr=empty,
+        return RunResult(
+            outcome=outcome,
+            stdout=parts.pop("stdout", empty),
+            stderr=parts.pop("stderr", empty),
             status=status,
-            created={},
-            created_truncated=False,
-            changed={},
-            deleted=[],
             log="\n".join(log),
             duration_ms=round((self._clock() - self._started) * 1000),
             image=self._image,
             digest=self.digest,
             node=self._settings.node,
-            sandbox_kib=0,
             warm=self.warm,
+            **parts,
         )
-        result.update(parts)  # type: ignore[typeddict-item]
-        return result
 
     def faulty(self, why: str) -> RunResult:
         return self._result(Outcome.FAULTY, -1, [why])
@@ -301,7 +267,7 @@ class _Report:
             f"out of memory: the sandbox was killed for using more than "
             f"{self._settings.memory_mib} MiB; its output is lost"
         )
-        return self._result(Outcome.COMPLETED, KILLED_STATUS, [why])
+        return self._result(None, KILLED_STATUS, [why])  # ran to its end: the rule decides
 
     def host_timeout(self) -> RunResult:
         why = f"timed out: no result within {self.max_seconds} s; the container was killed"
@@ -310,7 +276,8 @@ class _Report:
     def finished(self, harvest: Harvest, kata: bool) -> RunResult:
         assert harvest.status is not None  # a complete harvest has one
         limit = self._settings.output_limit_kib * 1024
-        log, outcome, metrics = [], Outcome.COMPLETED, harvest.metrics
+        log, metrics = [], harvest.metrics
+        outcome: Outcome | None = None  # ran to its end: its colour is the rule's
         if harvest.timed_out:
             outcome = Outcome.TIMED_OUT
             log.append(f"timed out: cyber-dojo.sh was killed after {self.max_seconds} s")
@@ -319,7 +286,7 @@ class _Report:
                 f"out of memory: a process was killed for using more than "
                 f"{self._settings.memory_mib} MiB"
             )
-        kept = {"kept": Kept(names=harvest.kept, truncated=bool(metrics.get("kept_truncated")))}
+        kept = Kept(names=harvest.kept, truncated=bool(metrics.get("kept_truncated")))
         return self._result(
             outcome,
             harvest.status,
@@ -331,5 +298,5 @@ class _Report:
             changed={n: cleaned(head, limit) for n, head in sorted(harvest.changed.items())},
             deleted=sorted(harvest.deleted),
             sandbox_kib=metrics.get("sandbox_kib", 0),
-            **(kept if kata else {}),
+            kept=kept if kata else None,
         )

@@ -5,7 +5,8 @@ import json
 from dataclasses import dataclass
 
 from app.colour.evaluator.channel import Broken
-from app.colour.rag_lambda import OUTCOMES, Verdict
+from app.colour.rag_lambda import Verdict
+from app.outcomes import VERDICTS, Outcome, Output
 
 SHOWN_BYTES = 200
 
@@ -18,17 +19,14 @@ class Call:
         key: names the compiled lambda in the evaluator (an image digest).
         language: `python` or `ruby`.
         source: the lambda's source.
-        stdout, stderr: the output to colour.
-        status: its exit status.
+        output: the output to colour.
         limit: the lambda's time limit, seconds.
     """
 
     key: str
     language: str
     source: str
-    stdout: str
-    stderr: str
-    status: int
+    output: Output
     limit: float
 
     def encode(self, with_source: bool = True) -> bytes:
@@ -37,9 +35,9 @@ class Call:
             "key": self.key,
             "language": self.language,
             "source": self.source if with_source else None,
-            "stdout": self.stdout,
-            "stderr": self.stderr,
-            "status": self.status,
+            "stdout": self.output.stdout,
+            "stderr": self.output.stderr,
+            "status": self.output.status,
             "limit": self.limit,
         }
         return json.dumps(body).encode() + b"\n"
@@ -66,6 +64,6 @@ class Reply:
         if said.get("unknown") is True:
             return cls(None, retire)
         outcome, log = said.get("outcome"), said.get("log")
-        if outcome not in OUTCOMES or not isinstance(log, str):
+        if outcome not in VERDICTS or not isinstance(log, str):
             raise Broken("garbled", f"{line[:SHOWN_BYTES]!r}")
-        return cls(Verdict(outcome, log), retire)
+        return cls(Verdict(Outcome(outcome), log), retire)

@@ -1,0 +1,56 @@
+"""What a client asks for, validated, as a worker receives it: each record owns its wire form
+(what app/jobs/records.py keeps in Redis until a worker finishes the job)."""
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from app.outcomes import Output
+
+
+def _present(record: object) -> dict[str, Any]:
+    """The record's fields, the unset optional ones left out."""
+    return {k: v for k, v in asdict(record).items() if v is not None}  # type: ignore[call-overload]
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """A run: the image (named, or a track's version resolved to one), the files and limit,
+    and optionally the client's copy of the rag lambda and a kata to keep files in."""
+
+    image: str
+    files: dict[str, str] = field(default_factory=dict)
+    max_seconds: int = 10
+    rag_lambda: str | None = None
+    kata: str | None = None  # the client's name for it
+    kata_ref: str | None = None  # its volume's reference: the client's own, unguessable
+    track: str | None = None
+    version: str | None = None
+
+    def to_wire(self) -> dict[str, Any]:
+        return _present(self)
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> "RunRequest":
+        return cls(**wire)
+
+
+@dataclass(frozen=True)
+class ColourRequest:
+    """Outputs the client already has, to colour with an image's (or the client's) lambda."""
+
+    image: str
+    stdout: str
+    stderr: str
+    status: int
+    rag_lambda: str | None = None
+
+    @property
+    def output(self) -> Output:
+        return Output(self.stdout, self.stderr, self.status)
+
+    def to_wire(self) -> dict[str, Any]:
+        return _present(self)
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> "ColourRequest":
+        return cls(**wire)

@@ -1,0 +1,66 @@
+"""A run's result: what the runner saw, then its colour; the record owns its wire form (the
+`result` of GET /runs/<id>, described in web/contract.py)."""
+
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, TypedDict
+
+from app.outcomes import Outcome, Output
+from app.sandbox.text import Text
+
+
+class Kept(TypedDict):
+    """Kata runs: the names a volume keeps besides the files sent."""
+
+    names: list[str]
+    truncated: bool
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """One run's result.
+
+    `outcome` is None while the run has ended without greenbar's verdict: it ran to its end
+    and its colour is the traffic light's to tell (see app/jobs/executors.py).
+    """
+
+    outcome: Outcome | None
+    stdout: Text
+    stderr: Text
+    status: int
+    log: str
+    duration_ms: int
+    image: str
+    digest: str
+    node: str
+    created: dict[str, Text] = field(default_factory=dict)
+    created_truncated: bool = False
+    changed: dict[str, Text] = field(default_factory=dict)
+    deleted: list[str] = field(default_factory=list)
+    sandbox_kib: int = 0  # what /sandbox held after the run
+    warm: bool = False  # it ran in a warm container (started before the run came)
+    kept: Kept | None = None  # kata runs only
+    track: str | None = None  # runs of a track: its slug and the version asked for
+    version: str | None = None
+    worker: str = ""
+
+    @property
+    def output(self) -> Output:
+        return Output(self.stdout["content"], self.stderr["content"], self.status)
+
+    def logged(self, line: str) -> "RunResult":
+        """This result with `line` added to its log."""
+        return replace(self, log="\n".join(part for part in (self.log, line) if part))
+
+    def to_wire(self) -> dict[str, Any]:
+        """The JSON form; the optional parts only where they apply."""
+        if self.outcome is None:
+            raise ValueError("a result goes out only with its outcome")
+        wire = asdict(self)
+        for optional in ("kept", "track", "version"):
+            if wire[optional] is None:
+                del wire[optional]
+        return wire
+
+    @classmethod
+    def from_wire(cls, wire: dict[str, Any]) -> "RunResult":
+        return cls(**{**wire, "outcome": Outcome(wire["outcome"])})
