@@ -3,7 +3,7 @@ process shares (`Stores`, built here and nowhere else), and what a worker adds o
 (`NodeContext`). The web process builds `Externals.for_web` and `Stores`; a worker process
 `NodeContext.create`; the beat uses a worker's."""
 
-from collections.abc import Callable
+import logging
 from dataclasses import dataclass
 
 from app.cluster.heartbeat import HeartbeatThread
@@ -17,11 +17,13 @@ from app.colour.evaluator.resident import ResidentEvaluator
 from app.colour.rag_cache import RagCache
 from app.colour.traffic_light import TrafficLight
 from app.config import Settings
+from app.errors import GreenbarError
 from app.externals.clock import REAL, Clock
 from app.externals.end_notices import EndNotices
 from app.externals.engine import Engine
 from app.externals.store import Client, connect
 from app.images.allowlist import Allowlist
+from app.images.fan_out import PullFanOut
 from app.images.node_images import NodeImages
 from app.images.node_pulls import NodePulls
 from app.images.pull_records import PullStore
@@ -32,6 +34,7 @@ from app.jobs.executors import ColourExecutor, KataSupport, RunExecutor
 from app.jobs.queue_depth import QueueDepth
 from app.jobs.records import COLOURS, RUNS, JobStore
 from app.jobs.requests import ColourRequest, RunRequest
+from app.jobs.submission import Send
 from app.katas.records import KataStore
 from app.katas.volumes import KataVolumes
 from app.sandbox.pool import PoolKeeper, WarmPool
@@ -39,6 +42,7 @@ from app.sandbox.runner import Runner
 from app.sandbox.supervisor import SupervisorVolume
 from app.sandbox.uids import UidAllocator
 
+log = logging.getLogger(__name__)
 HEARTBEAT_SECONDS = 5  # a worker beats this often
 HEARTBEAT_TTL_SECONDS = 3 * HEARTBEAT_SECONDS  # a worker silent this long is dead
 # Redis connections a web process may hold: its many green requests take turns on them
@@ -120,6 +124,7 @@ class NodeContext:
     runs: RunExecutor
     colours: ColourExecutor
     images: NodeImages
+    fan_out: PullFanOut
     node_pulls: NodePulls
     pruner: Pruner
     reaper: Reaper
@@ -133,12 +138,10 @@ class NodeContext:
         return self.externals.redis
 
     @classmethod
-    def create(
-        cls, settings: Settings, request_pull: Callable[[str], None], worker: str = ""
-    ) -> "NodeContext":
-        """Wires a node from `settings`; `request_pull(image)` asks this node to pull (only
-        called while pulls are enabled); runs take warm containers from `worker`'s pool
-        (none without a worker name)."""
+    def create(cls, settings: Settings, send: Send, worker: str = "") -> "NodeContext":
+        """Wires a node from `settings`; `send` hands tasks to the broker (this node's pulls,
+        the beat's fan-outs); runs take warm containers from `worker`'s pool (none without a
+        worker name)."""
         externals = Externals.for_worker(settings)
         stores, engine, client = Stores.over(externals), Engine.from_env(), externals.redis
         times = externals.clock
@@ -167,7 +170,8 @@ class NodeContext:
             registry.is_live,
         )
         keep = settings.images if settings.prune_images else None
-        puller = ImagePuller(images, cache, settings.pulls_enabled, times.monotonic)
+        fan_out = PullFanOut(stores, settings, send)
+        puller = ImagePuller(images, cache, fan_out.enabled, times.monotonic)
         node, metrics = settings.node, stores.metrics
         return cls(
             externals=externals,
@@ -178,13 +182,14 @@ class NodeContext:
             evaluator=evaluator,
             runs=RunExecutor(
                 *(runs, node, metrics, runner, light, kata),
-                request_pull if settings.pulls_enabled else None,
+                fan_out.request if fan_out.enabled else None,
                 times.monotonic,
             ),
             colours=ColourExecutor(
                 colours, node, metrics, engine, light, times.monotonic, runner.dispose
             ),
             images=images,
+            fan_out=fan_out,
             node_pulls=NodePulls(puller, stores.pulls, node, metrics, times.sleep),
             pruner=Pruner(
                 volumes,
@@ -201,6 +206,17 @@ class NodeContext:
     def wanted_images(self) -> list[str]:
         """The images this worker runs: its allowlist's and its tracks' live ones."""
         return to_prepull(self.settings.images, self.settings.tracks, self.stores.tracks)
+
+    def ensure_evaluator(self) -> None:
+        """Pulls the evaluator image (where rag lambdas run) if the node lacks it and pulls are
+        enabled; a failure is logged, and colours say the image is missing until it is there."""
+        image = self.settings.evaluator_image
+        if not self.fan_out.enabled or self.images.held([image]):
+            return
+        try:
+            self.images.pull(image, lambda event: None)
+        except GreenbarError as error:
+            log.error("could not pull the evaluator image %s: %s", image, error)
 
     def heartbeat(self, worker: str) -> HeartbeatThread:
         """`worker`'s heartbeat thread (not started), telling which allowed images the node

@@ -1,12 +1,12 @@
 """The worker's composition root: one NodeContext per process, built after the pool forks."""
 
 import os
+from typing import Any
 
 from celery import current_app
 from celery.signals import celeryd_init, worker_process_init, worker_process_shutdown
 
 from app.config import Settings
-from app.jobs.queues import PULL_TASK, node_queue
 from app.wiring import NodeContext
 
 _context: NodeContext | None = None
@@ -18,16 +18,12 @@ def node_context() -> NodeContext:
     global _context
     if _context is None:
         worker = os.environ.get(WORKER_NAME, "")
-        _context = NodeContext.create(Settings.from_env(os.environ), _pull_here, worker)
+        _context = NodeContext.create(Settings.from_env(os.environ), _send, worker)
     return _context
 
 
-def _pull_here(image: str) -> None:
-    """Asks this node to pull `image`, unless it is pulling it already."""
-    context = node_context()
-    node = context.settings.node
-    if not context.stores.pulls.is_locked(node, image):
-        current_app.send_task(PULL_TASK, args=[image, None], queue=node_queue(node))
+def _send(task: str, args: list[Any], queue: str | None) -> None:
+    current_app.send_task(task, args=args, **({"queue": queue} if queue else {}))
 
 
 @celeryd_init.connect

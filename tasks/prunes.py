@@ -1,10 +1,10 @@
 """Prune tasks: one node prunes itself; the beat's fan-out sends one to every live node."""
 
-import time
 from typing import Any
 
 from celery import current_app, shared_task
 
+from app.externals import clock
 from app.jobs.queues import PRUNE_TASK, SCHEDULE_PRUNES_TASK, node_queue
 from tasks.node import node_context
 
@@ -12,7 +12,7 @@ from tasks.node import node_context
 @shared_task(name=PRUNE_TASK)
 def prune(now: float | None = None) -> dict[str, Any]:
     """Prunes this node as of `now` (seconds since the epoch; default: the clock)."""
-    return node_context().pruner.prune(time.time() if now is None else now)
+    return node_context().pruner.prune(clock.wall() if now is None else now)
 
 
 @shared_task(name=SCHEDULE_PRUNES_TASK)

@@ -13,10 +13,7 @@ from celery.signals import setup_logging, worker_ready, worker_shutdown
 from app import logs
 from app.cluster.heartbeat import HeartbeatThread
 from app.config import Settings, warn_of_unknown_variables
-from app.errors import GreenbarError
-from app.jobs.queues import PULL_TASK, node_queue
 from app.sandbox.pool import PoolKeeper
-from app.wiring import NodeContext
 from tasks.celery_app import create_celery
 from tasks.node import node_context
 
@@ -43,29 +40,15 @@ def _on_ready(sender: object, **_: object) -> None:
             "reaped %d containers and volumes left by a dead worker: %s", len(reaped), reaped
         )
     name = str(getattr(sender, "hostname", context.settings.node))
-    _ensure_evaluator(context)  # before the heartbeat: a live worker can colour
+    context.ensure_evaluator()  # before the heartbeat: a live worker can colour
     heartbeat = context.heartbeat(name)
     heartbeat.start()
     _heartbeats.append(heartbeat)
-    if context.settings.pulls_enabled:
-        for image in context.wanted_images():
-            celery.send_task(PULL_TASK, args=[image, None], queue=node_queue(context.settings.node))
+    context.fan_out.prepull()
     keeper = context.pool_keeper(name)
     if keeper is not None:
         keeper.start()
         _keepers.append(keeper)
-
-
-def _ensure_evaluator(context: NodeContext) -> None:
-    """Pulls the evaluator image (where rag lambdas run) if the node lacks it and pulls are
-    enabled; a failure is logged, and colours say the image is missing until it is there."""
-    image = context.settings.evaluator_image
-    if not context.settings.pulls_enabled or context.images.held([image]):
-        return
-    try:
-        context.images.pull(image, lambda event: None)
-    except GreenbarError as error:
-        log.error("could not pull the evaluator image %s: %s", image, error)
 
 
 @worker_shutdown.connect

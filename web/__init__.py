@@ -11,6 +11,7 @@ from flask import Flask
 from app import logs
 from app.config import Settings, warn_of_unknown_variables
 from app.config_rules import open_to_all, reached_on
+from app.images.fan_out import PullFanOut
 from app.jobs.submission import Jobs, Send
 from app.wiring import for_web
 from web import colours, errors, health, metrics, nodes, openapi, runs, tracks
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None, send: Send | None = None) -> Fl
         settings=settings,
         stores=stores,
         jobs=Jobs(stores, settings, send),
+        fan_out=PullFanOut(stores, settings, send),
         send=send,
         redis=externals.redis,
         sha=_sha(),

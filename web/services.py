@@ -6,6 +6,7 @@ from flask import current_app
 
 from app.config import Settings
 from app.externals.store import Client
+from app.images.fan_out import PullFanOut
 from app.jobs.submission import Jobs, Send
 from app.wiring import Stores
 
@@ -15,6 +16,7 @@ class Services:
     settings: Settings
     stores: Stores
     jobs: Jobs
+    fan_out: PullFanOut
     send: Send
     redis: Client
     sha: str

@@ -6,7 +6,6 @@ from app.errors import ServiceUnavailable
 from app.images.tracks import checked_slug
 from web.auth import requires
 from web.jobs import json_body
-from web.nodes import start_pull
 from web.schemas import image_request
 from web.services import services
 
@@ -21,7 +20,7 @@ def deploy(slug: str) -> tuple[Response, int]:
     image = image_request(json_body(), s.settings, s.stores.allowlist)
     track = s.stores.tracks.deploy(checked_slug(slug, "slug"), image)
     try:
-        pull = start_pull(image)
+        pull = s.fan_out.start(image)
     except ServiceUnavailable as error:  # deployed all the same: nodes pull it when they start
         pull = {"image": image, "state": "not started", "message": str(error)}
     return jsonify({"track": slug, **track, "pull": pull}), 200
