@@ -98,10 +98,11 @@ def test_a_broker_that_refuses_leaves_the_run_in_error_not_queued(
     assert view.state == State.ERROR and "could not be queued: broker down" in (view.error or "")
 
 
-def test_a_full_queue_refuses_with_a_retry_after(jobs: Jobs, stores: Stores) -> None:
+def test_a_full_queue_refuses_with_a_retry_after(
+    jobs: Jobs, stores: Stores, client: "redis.Redis[bytes]"
+) -> None:
     _generic_worker(stores)
-    client = stores.runs._redis  # noqa: SLF001 — the broker's list, filled as Celery would
-    client.rpush(RUN_QUEUE, b"a", b"b")
+    client.rpush(RUN_QUEUE, b"a", b"b")  # the broker's list, filled as Celery fills it
     with pytest.raises(Busy, match=f"2 runs are waiting in {RUN_QUEUE}") as refused:
         jobs.submit_run(RunRequest(IMAGE), client="alice")
     assert refused.value.retry_after > 0
