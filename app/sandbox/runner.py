@@ -10,7 +10,7 @@ from typing import NotRequired, TypedDict
 from app.config import Settings
 from app.errors import EngineUnavailable, ImageMissing
 from app.externals import clock
-from app.externals.engine import Engine
+from app.externals.engine import EngineDoor
 from app.sandbox import spec
 from app.sandbox.feed import Limits, request
 from app.sandbox.harvest import Harvest, Harvester
@@ -73,7 +73,7 @@ class Runner:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: EngineDoor,
         settings: Settings,
         supervisor: SupervisorVolume,
         uids: UidAllocator,
