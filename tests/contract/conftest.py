@@ -2,7 +2,9 @@
 node's real dockerd through `Engine`, and `MemoryEngine`. Each test gets a label of its own;
 whatever carries it is removed afterwards, and the engine must then list nothing with it.
 
-Also the private Redis that the unit tests over a MemoryEngine import (they need no Docker).
+Also what the unit tests of the run path over a MemoryEngine import (they need no Docker): a
+private Redis, and the run path's real classes wired to both. They are named `fixture_*` so a
+module imports them (and pytest finds them there) without shadowing its tests' arguments.
 """
 
 import shutil
@@ -15,9 +17,15 @@ from typing import Any
 import pytest
 import redis
 
-from app.externals import ids
+from app.config import Settings
+from app.externals import clock, ids
 from app.externals.engine import Engine, EngineDoor
 from app.externals.memory_engine import MemoryEngine
+from app.externals.store import Client
+from app.sandbox.pool import WarmPool
+from app.sandbox.runner import Runner
+from app.sandbox.supervisor import SupervisorVolume
+from app.sandbox.uids import UidAllocator
 from tests.contract.programs import Described
 from tests.helpers import DEPLOYMENT, free_port, wait_until
 
@@ -101,8 +109,8 @@ def side(request: pytest.FixtureRequest) -> Side:
     return value
 
 
-@pytest.fixture(scope="session")
-def private_redis() -> Iterator[str]:
+@pytest.fixture(name="private_redis", scope="session")
+def fixture_private_redis() -> Iterator[str]:
     """A redis-server of the tests' own on a free port, as tests/conftest.py's `redis_url`
     starts one; its URL."""
     server = shutil.which("redis-server")
@@ -126,3 +134,36 @@ def private_redis() -> Iterator[str]:
     client.close()
     process.terminate()
     process.wait(10)
+
+
+@dataclass
+class RunPath:
+    """The run path's real parts over a MemoryEngine and a private Redis, for one test (its
+    node's name is its own, so no two tests share a Redis key)."""
+
+    engine: MemoryEngine
+    settings: Settings
+    client: Client
+    supervisor: SupervisorVolume
+    uids: UidAllocator
+
+    def runner(self, now: Any = clock.monotonic, pool: WarmPool | None = None) -> Runner:
+        return Runner(self.engine, self.settings, self.supervisor, self.uids, now, pool)
+
+
+@pytest.fixture(name="run_path")
+def fixture_run_path(private_redis: str, tmp_path: Path) -> Iterator[RunPath]:
+    binary = tmp_path / "greenbar-supervisor"
+    binary.write_bytes(b"a supervisor, played by MemoryEngine")
+    settings = Settings.from_env(
+        {},
+        redis_url=private_redis,
+        node=f"unit-{ids.token(4)}",
+        deployment=f"{DEPLOYMENT}-unit",
+        supervisor_binary=str(binary),
+    )
+    client: Client = redis.Redis.from_url(private_redis)
+    engine = MemoryEngine()
+    uids = UidAllocator(client, settings.node, settings.uid_base, settings.uid_count)
+    yield RunPath(engine, settings, client, SupervisorVolume(engine, client, settings), uids)
+    client.close()
