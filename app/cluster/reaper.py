@@ -8,7 +8,7 @@ container, and one left (the engine failed mid-removal) goes once its worker is 
 from collections.abc import Callable
 
 from app.externals import clock
-from app.externals.engine import Engine, LabelledContainer
+from app.externals.engine import EngineDoor, LabelledContainer
 from app.sandbox.spec import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_RUN, LABEL_WORKER, RUN_PREFIX
 
 
@@ -27,7 +27,7 @@ class Reaper:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: EngineDoor,
         longest_run_seconds: float,
         now: Callable[[], float] = clock.wall,
         ended: Callable[[str], bool] = lambda run_id: False,

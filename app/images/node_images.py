@@ -4,7 +4,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypedDict
 
 from app.errors import ImageMissing, PullFailed
-from app.externals.engine import Engine
+from app.externals.engine import EngineDoor
 from app.images.allowlist import normalized
 
 
@@ -17,7 +17,7 @@ class HeldImage(TypedDict):
 class NodeImages:
     """Args: engine: the node's Docker engine."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: EngineDoor) -> None:
         self._engine = engine
 
     def held(self, images: Iterable[str]) -> list[HeldImage]:

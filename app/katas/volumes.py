@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from app.config import Settings
 from app.externals import clock
-from app.externals.engine import Engine
+from app.externals.engine import EngineDoor
 from app.katas.records import volume_name
 from app.sandbox.spec import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_NODE
 from app.sandbox.uids import UidAllocator
@@ -43,7 +43,7 @@ class KataVolumes:
     on every label; only this deployment's volumes are listed) and the quota. uids: the uid a
     new kata's files belong to."""
 
-    def __init__(self, engine: Engine, settings: Settings, uids: UidAllocator) -> None:
+    def __init__(self, engine: EngineDoor, settings: Settings, uids: UidAllocator) -> None:
         self._engine = engine
         self._settings = settings
         self._uids = uids

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from app.config import Settings
 from app.errors import GreenbarError, ImageMissing, StoreUnavailable
 from app.externals import clock, ids
-from app.externals.engine import Engine
+from app.externals.engine import EngineDoor
 from app.externals.store import Client, translated
 from app.sandbox.spec import LABEL_WORKER, pool_labels, spec
 from app.sandbox.supervisor import SupervisorVolume
@@ -107,7 +107,7 @@ class PoolKeeper:
     def __init__(
         self,
         pool: WarmPool,
-        engine: Engine,
+        engine: EngineDoor,
         settings: Settings,
         wanted: Callable[[], list[str]],
         supervisor: SupervisorVolume,

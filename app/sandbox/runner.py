@@ -9,7 +9,7 @@ from typing import Any
 from app.config import Settings
 from app.errors import EngineUnavailable, ImageMissing
 from app.externals import clock
-from app.externals.engine import Engine
+from app.externals.engine import EngineDoor
 from app.outcomes import Outcome
 from app.sandbox import spec
 from app.sandbox.feed import Limits, request
@@ -43,7 +43,7 @@ class Runner:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: EngineDoor,
         settings: Settings,
         supervisor: SupervisorVolume,
         uids: UidAllocator,

@@ -16,7 +16,7 @@ from pathlib import Path
 from app.config import Settings
 from app.errors import ConfigError
 from app.externals import clock, locks
-from app.externals.engine import Engine
+from app.externals.engine import EngineDoor
 from app.externals.store import Client, translated
 from app.sandbox.spec import LABEL_DEPLOYMENT, LABEL_KIND, LABEL_NODE
 
@@ -62,7 +62,7 @@ class SupervisorVolume:
 
     def __init__(
         self,
-        engine: Engine,
+        engine: EngineDoor,
         client: Client,
         settings: Settings,
         sleep: Callable[[float], None] = clock.sleep,
