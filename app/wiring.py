@@ -148,7 +148,7 @@ class NodeContext:
         pool = WarmPool(client, worker, times.wall) if worker and settings.pool_size else None
         uids = UidAllocator(client, settings.node, settings.uid_base, settings.uid_count)
         supervisor = SupervisorVolume(engine, client, settings, times.sleep)
-        runner = Runner(engine, settings, supervisor, uids, times.monotonic, pool)
+        runner = Runner(engine, settings, supervisor, uids, times.monotonic, pool, times.sleep)
         cache = RagCache(
             *(client, engine, settings.rag_cache_ttl_seconds, settings.rag_missing_ttl_seconds),
             *(times.monotonic, stores.metrics, settings.deployment),

@@ -45,6 +45,8 @@ class Program:
         hangs: once it has written, it runs until the container is removed.
         oom_killed: the kernel kills it for memory once it has read: it writes nothing and
             ends with 137, `state().oom_killed`.
+        oom_flag_late: `state()` reads that still miss the OOM flag after the exit, as dockerd
+            under load records the kernel's event a moment after the container ends.
     """
 
     stdout: Output = b""
@@ -53,6 +55,7 @@ class Program:
     reads_stdin: bool = True
     hangs: bool = False
     oom_killed: bool = False
+    oom_flag_late: int = 0
 
 
 @dataclass
@@ -85,6 +88,7 @@ class _Container:
     ended: bool = False  # it was started and its program has ended
     exit_code: int = 0
     oom_killed: bool = False
+    oom_flag_late: int = 0  # state() reads left that miss the flag
     end: socket.socket | None = None  # the engine's end of the latest attach
     removed: threading.Event = field(default_factory=threading.Event)
 
@@ -352,7 +356,10 @@ class MemoryEngine:
             found = self._container(container)
             if found is None:
                 return None
-            return ContainerState(found.running, found.exit_code, found.oom_killed)
+            flagged = found.oom_killed and found.oom_flag_late <= 0
+            if found.oom_killed and not flagged:
+                found.oom_flag_late -= 1
+            return ContainerState(found.running, found.exit_code, flagged)
 
     def remove(self, container: str) -> None:
         self._answer(f"remove container {container}")
@@ -451,6 +458,7 @@ class MemoryEngine:
         if program.reads_stdin:
             stdin = self._read_stdin(container)
         if program.oom_killed:
+            container.oom_flag_late = program.oom_flag_late
             self._end(container, OOM_STATUS, oom_killed=True)
             return
         for stream, output in ((STDOUT, program.stdout), (STDERR, program.stderr)):

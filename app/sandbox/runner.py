@@ -27,6 +27,10 @@ HOST_GRACE_SECONDS = 2.0
 log = logging.getLogger(__name__)
 KILLED_STATUS = 137  # 128 + SIGKILL, what a shell reports for a killed command
 KEPT_NAMES_MAX = 1024  # names listed of the files a kata volume keeps
+# dockerd may record a container's OOM kill a moment after the container ends (seen under
+# load): a run killed with 137 is looked at again for this long before it is called faulty.
+OOM_FLAG_SECONDS = 1.0
+OOM_FLAG_PAUSE_SECONDS = 0.05
 
 
 class Runner:
@@ -39,6 +43,7 @@ class Runner:
         uids: gives each fresh container a uid of its own.
         clock: monotonic seconds, for deadlines and durations.
         pool: warm containers to take instead of creating one.
+        sleep: waits between looks at a killed container's OOM flag.
     """
 
     def __init__(
@@ -49,7 +54,9 @@ class Runner:
         uids: UidAllocator,
         clock: Callable[[], float] = clock.monotonic,
         pool: WarmPool | None = None,
+        sleep: Callable[[float], None] = clock.sleep,
     ) -> None:
+        self._sleep = sleep
         self._engine = engine
         self._settings = settings
         self._supervisor = supervisor
@@ -181,11 +188,22 @@ class Runner:
         finally:
             sock.close()  # before any kill: a kill while output is unread can hang for 20 s
         if not harvest.complete:
-            state = self._engine.state(name)
-            if state is not None and state.oom_killed:
+            if self._killed_for_memory(name):
                 return report.killed_for_memory()
             return report.faulty(self._unfinished(name, stream, harvest.problem))
         return report.finished(harvest, kata)
+
+    def _killed_for_memory(self, name: str) -> bool:
+        """Whether the kernel killed the container for memory; one that ended killed (137)
+        without the flag is looked at again for OOM_FLAG_SECONDS."""
+        deadline = self._clock() + OOM_FLAG_SECONDS
+        while True:
+            state = self._engine.state(name)
+            if state is None or state.oom_killed:
+                return state is not None
+            if state.running or state.exit_code != KILLED_STATUS or self._clock() >= deadline:
+                return False
+            self._sleep(OOM_FLAG_PAUSE_SECONDS)
 
     @property
     def _nproc(self) -> int:

@@ -19,6 +19,7 @@ import redis
 
 from app.config import Settings
 from app.externals import clock, ids
+from app.externals.clock import ManualClock
 from app.externals.engine import Engine, EngineDoor
 from app.externals.memory_engine import MemoryEngine
 from app.externals.store import Client
@@ -148,7 +149,9 @@ class RunPath:
     uids: UidAllocator
 
     def runner(self, now: Any = clock.monotonic, pool: WarmPool | None = None) -> Runner:
-        return Runner(self.engine, self.settings, self.supervisor, self.uids, now, pool)
+        """A runner on `now`; a ManualClock's sleeps move it, as the real clock's do."""
+        sleep = now.sleep if isinstance(now, ManualClock) else clock.sleep
+        return Runner(self.engine, self.settings, self.supervisor, self.uids, now, pool, sleep)
 
 
 @pytest.fixture(name="run_path")

@@ -30,7 +30,9 @@ WAITS_FOR_A_LINE = Described("read line", Program())  # no one attached: it wait
 SLEEPS = Described("sleep 600", Program(reads_stdin=False, hangs=True))
 # Its command substitution holds 64 MB in the shell, far over a 16 MiB limit.
 EATS_MEMORY = Described(
-    "x=$(head -c 64000000 /dev/zero | tr '\\0' a); echo ${#x}",
+    # One process that fills a 64 MB buffer, as the container's first: the kernel can only
+    # kill it (a pipeline would let it pick one stage and the shell go on to exit 0).
+    "exec dd if=/dev/zero of=/dev/null bs=64000000 count=1",
     Program(reads_stdin=False, oom_killed=True),
 )
 

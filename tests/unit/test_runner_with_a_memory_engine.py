@@ -105,6 +105,23 @@ def test_a_sandbox_killed_for_memory_is_completed_with_137_and_says_so(run_path)
     assert str(run_path.settings.memory_mib) in result.log
 
 
+def test_an_oom_kill_the_engine_records_a_moment_late_is_still_told_as_one(run_path):
+    run_path.engine.add_image(IMAGE, program=Program(oom_killed=True, oom_flag_late=3))
+    clock = ManualClock()
+    result = run_path.runner(clock).run(IMAGE, FILES, 10, "late")
+    assert (result.outcome, result.status) == (None, 137)
+    assert result.log.startswith("out of memory")
+    assert len(clock.slept) == 3  # it looked again until the flag came
+
+
+def test_a_container_killed_without_the_flag_is_faulty_once_the_flag_is_waited_for(run_path):
+    run_path.engine.add_image(IMAGE, program=Program(oom_killed=True, oom_flag_late=10_000))
+    clock = ManualClock()
+    result = run_path.runner(clock).run(IMAGE, FILES, 10, "never")
+    assert result.outcome == "faulty" and "exit code 137" in result.log
+    assert 1.0 <= sum(clock.slept) < 1.2  # OOM_FLAG_SECONDS, then no longer
+
+
 def test_a_run_of_an_image_the_node_lacks_is_pulling_and_makes_nothing(run_path):
     result = run_path.runner(ManualClock()).run("greenbar/not-here", FILES, 10, "pulling")
     assert (result.outcome, result.digest) == ("pulling", "")
