@@ -1,0 +1,183 @@
+"""Carrying out recorded jobs (app/jobs/executors.py) over a MemoryEngine and a private Redis:
+every decision between a run's record and its result, in seconds, with no Docker or Celery.
+The traffic light is told its answer (its own evaluators are tested on real containers)."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import redis
+
+from app.cluster.metrics import Metrics
+from app.colour.rag_lambda import Verdict
+from app.externals.clock import ManualClock
+from app.externals.memory_engine import Program
+from app.jobs.executors import ColourExecutor, KataSupport, RunExecutor
+from app.jobs.records import COLOURS, RUNS, JobStore, State
+from app.jobs.requests import ColourRequest, RunRequest
+from app.katas.records import KataStore
+from app.katas.volumes import KataVolumes
+from app.outcomes import Outcome, Output
+from tests.contract.conftest import (  # noqa: F401
+    IMAGE,
+    RunPath,
+    fixture_private_redis,
+    fixture_run_path,
+)
+from tests.contract.programs import supervisor_result
+
+FILES = {"cyber-dojo.sh": "echo hi; exit 1"}
+
+
+@pytest.fixture(autouse=True)
+def nothing_labelled_is_left() -> None:
+    """Stands in for the suite's check of the Docker engine: nothing here reaches Docker."""
+
+
+@dataclass
+class ToldLight:
+    """A traffic light told its verdict; it records what it was asked."""
+
+    verdict: Verdict
+    asked: list[tuple[str, Output, str | None]] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def colour(
+        self, digest: str, output: Output, rag_lambda: str | None = None, _: str = ""
+    ) -> Verdict:
+        self.asked.append((digest, output, rag_lambda))
+        return self.verdict
+
+    def remove(self, call_id: str) -> None:
+        self.removed.append(call_id)
+
+
+@dataclass
+class Node:
+    run_path: RunPath
+    light: ToldLight
+    store: JobStore[RunRequest]
+    metrics: Metrics
+    pulls: list[str]
+
+    def executor(self, pulls_enabled: bool = True) -> RunExecutor:
+        settings, client = self.run_path.settings, self.run_path.client
+        katas = KataStore(client, 3600)
+        volumes = KataVolumes(self.run_path.engine, settings, self.run_path.uids)
+        return RunExecutor(
+            self.store,
+            settings.node,
+            self.metrics,
+            self.run_path.runner(ManualClock()),
+            self.light,  # type: ignore[arg-type]
+            KataSupport(katas, volumes, 1024, 60),
+            self.pulls.append if pulls_enabled else None,
+            ManualClock(),
+        )
+
+
+@pytest.fixture
+def node(run_path: RunPath) -> Node:
+    store = JobStore(run_path.client, 600, RUNS)
+    light = ToldLight(Verdict(Outcome.RED, "the rule said red"))
+    return Node(run_path, light, store, Metrics(run_path.client), [])
+
+
+def _queued(node: Node, request: RunRequest) -> str:
+    run_id = f"run-{len(node.pulls)}-{id(request)}"
+    node.store.enqueue(run_id, request)
+    return run_id
+
+
+def test_a_run_that_ends_is_coloured_by_the_rule_and_recorded_with_its_verdict(node: Node) -> None:
+    digest = node.run_path.engine.add_image(
+        IMAGE, program=Program(stdout=supervisor_result(1, b"1 failed\n", b"E\n"))
+    )
+    run_id = _queued(node, RunRequest(IMAGE, FILES, 10, rag_lambda="mine", track="py"))
+    summary = node.executor().execute(run_id, "w1@unit")
+    assert (summary.state, summary.outcome) == (State.DONE, Outcome.RED)
+    assert node.light.asked == [(digest, Output("1 failed\n", "E\n", 1), "mine")]
+    result = node.store.get(run_id).result
+    assert result is not None
+    assert (result["outcome"], result["worker"], result["track"]) == ("red", "w1@unit", "py")
+    assert "the rule said red" in result["log"] and "version" not in result
+    counted = node.metrics.read()
+    assert any(name.startswith("runs_total") and "red" in name for name in counted), counted
+
+
+def test_a_run_whose_image_is_missing_is_pulling_and_asks_its_node_to_pull(node: Node) -> None:
+    run_id = _queued(node, RunRequest("greenbar/elsewhere", FILES))
+    summary = node.executor().execute(run_id)
+    assert summary.outcome == Outcome.PULLING and node.pulls == ["greenbar/elsewhere"]
+    assert node.light.asked == []  # nothing ran: no colour
+
+
+def test_with_pulls_disabled_a_missing_image_is_faulty_and_says_why(node: Node) -> None:
+    run_id = _queued(node, RunRequest("greenbar/elsewhere", FILES))
+    node.executor(pulls_enabled=False).execute(run_id)
+    result = node.store.get(run_id).result or {}
+    assert result["outcome"] == "faulty" and "pulls are disabled" in result["log"]
+
+
+def test_a_run_that_timed_out_is_not_coloured(node: Node) -> None:
+    node.run_path.engine.add_image(
+        IMAGE, program=Program(stdout=supervisor_result(137, b"slow", timed_out=True))
+    )
+    summary = node.executor().execute(_queued(node, RunRequest(IMAGE, FILES, 3)))
+    assert summary.outcome == Outcome.TIMED_OUT and node.light.asked == []
+
+
+def test_an_engine_that_fails_ends_the_run_in_error_never_running(node: Node) -> None:
+    node.run_path.engine.add_image(IMAGE, program=Program(stdout=supervisor_result(0)))
+    node.run_path.engine.down = True
+    run_id = _queued(node, RunRequest(IMAGE, FILES))
+    summary = node.executor().execute(run_id)
+    view = node.store.get(run_id)
+    assert summary.state == State.ERROR and view.state == State.ERROR and view.error
+
+
+def test_a_redelivered_run_is_never_run_twice(node: Node) -> None:
+    node.run_path.engine.add_image(IMAGE, program=Program(stdout=supervisor_result(0)))
+    run_id = _queued(node, RunRequest(IMAGE, FILES))
+    assert node.store.start(run_id, "unit-node", "the-first@unit")  # then it died
+    summary = node.executor().execute(run_id, "the-second@unit")
+    view = node.store.get(run_id)
+    assert summary.state == State.ERROR and "not run twice" in (view.error or "")
+    assert node.light.removed == [run_id] and node.light.asked == []
+
+
+def test_a_job_whose_request_is_gone_is_left_alone(node: Node) -> None:
+    assert node.executor().execute("never-queued").state == "gone"
+
+
+def test_a_colour_of_a_missing_image_is_faulty_and_of_a_held_one_the_rule_s(
+    run_path: RunPath,
+) -> None:
+    store: JobStore[ColourRequest] = JobStore(run_path.client, 600, COLOURS)
+    light = ToldLight(Verdict(Outcome.GREEN))
+    colours = ColourExecutor(
+        store,
+        "unit-node",
+        Metrics(run_path.client),
+        run_path.engine,
+        light,
+        ManualClock(),  # type: ignore[arg-type]
+    )
+    store.enqueue("c1", ColourRequest(IMAGE, "out", "err", 0))
+    assert colours.execute("c1").outcome == Outcome.FAULTY
+    digest = run_path.engine.add_image(IMAGE)
+    store.enqueue("c2", ColourRequest(IMAGE, "out", "err", 0, rag_lambda="copy"))
+    assert colours.execute("c2", "w@unit").outcome == Outcome.GREEN
+    assert light.asked == [(digest, Output("out", "err", 0), "copy")]
+    result: dict[str, Any] = store.get("c2").result or {}
+    assert (result["digest"], result["worker"], result["node"]) == (digest, "w@unit", "unit-node")
+
+
+def test_results_keep_the_wire_form_clients_read(node: Node) -> None:
+    node.run_path.engine.add_image(IMAGE, program=Program(stdout=supervisor_result(0, b"ok\n")))
+    run_id = _queued(node, RunRequest(IMAGE, FILES))
+    node.executor().execute(run_id)
+    raw = redis.Redis.from_url(node.run_path.settings.redis_url).hget(
+        f"greenbar:run:{run_id}", "result"
+    )
+    assert raw is not None and b'"stdout": {"content": "ok\\n", "truncated": false}' in raw
