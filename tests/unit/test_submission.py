@@ -24,7 +24,9 @@ Sent = list[tuple[str, list[Any], str | None]]
 
 @pytest.fixture
 def client(redis_url: str) -> Iterator["redis.Redis[bytes]"]:
-    connection = redis.Redis.from_url(redis_url, db=UNIT_DB)
+    # A database of its own: the URL's own number would win over a `db` argument.
+    connection = redis.Redis.from_url(f"{redis_url.rsplit('/', 1)[0]}/{UNIT_DB}")
+    assert connection.connection_pool.connection_kwargs["db"] == UNIT_DB
     connection.flushdb()
     yield connection
     connection.flushdb()
