@@ -26,4 +26,4 @@ say "tests"
 say "the hostile tests again, every sandbox under gVisor (runsc)"
 # Not the host_kernel ones: under gVisor a sandbox has a kernel of its own, with no host per-uid
 # limit to share (see pyproject.toml's markers).
-exec "$VENV/bin/pytest" --runtime runsc -m "not host_kernel" tests/test_hostile.py tests/test_trust.py
+exec "$VENV/bin/pytest" --runtime runsc -m "not host_kernel" tests/system/test_hostile.py tests/system/test_trust.py

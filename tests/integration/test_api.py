@@ -12,7 +12,7 @@ from app.config import Settings
 from tests.helpers import free_port, run
 from web import create_app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "greenbar/busybox-sh"
 ECHO = {"cyber-dojo.sh": "echo hello"}
 

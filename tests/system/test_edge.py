@@ -33,7 +33,7 @@ from app.jobs.requests import RunRequest
 from app.outcomes import Outcome
 from tests.helpers import a_result, free_port, wait_until
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 START_SECONDS = 30
 SLOW_CLIENTS = 64
 # A safety bound, not a timing target (bench/p6.py measures): before, /alive took 60 s.
