@@ -73,6 +73,7 @@ def _start_files(folder: str) -> dict[str, str]:
     return {p.name: p.read_text() for p in (ROOT / folder).iterdir() if p.is_file()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("image", "folder", "answer", "broken", "fixed"),
     [
@@ -257,6 +258,7 @@ lambda { |stdout, stderr, status|
 """
 
 
+@pytest.mark.slow
 def test_a_cyber_dojo_style_ruby_image_is_red_as_shipped_amber_broken_and_green_fixed(
     variant_api: Any, build_variant: Any
 ) -> None:

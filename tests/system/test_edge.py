@@ -173,6 +173,7 @@ def test_a_long_poll_answers_as_soon_as_its_run_ends(api: str, settings: Setting
     assert answered - started < 10  # the notice woke it, long before its 20 s
 
 
+@pytest.mark.slow
 def test_waiting_clients_share_one_redis_subscription(api: str, settings: Settings) -> None:
     client = redis.Redis.from_url(settings.redis_url)
     before = len(client.client_list())
