@@ -1,5 +1,7 @@
 """The unit layer: no Docker engine and no Celery, so it runs where neither is. Redis is
-allowed (it is cheap): this layer starts its own, which its tests may empty at will."""
+allowed (it is cheap): this layer starts its own, which its tests may empty at will. A unit
+test that asks for the engine or a worker (or the images or the API, which need them) fails,
+saying where it belongs."""
 
 import subprocess
 import sys
@@ -37,3 +39,15 @@ def supervisor_built() -> None:
     done = subprocess.run([sys.executable, str(ROOT / "supervisor" / "build.py")], check=False)
     if done.returncode != 0:
         pytest.fail("supervisor/build.py failed")
+
+
+@pytest.fixture(scope="session")
+def docker_client() -> None:
+    """Overrides the root's: a unit test has no engine (nor images, nor the API's worker)."""
+    pytest.fail("a unit test asked for the Docker engine: it belongs in tests/integration")
+
+
+@pytest.fixture(scope="session")
+def worker() -> None:
+    """Overrides the root's: a unit test has no Celery worker."""
+    pytest.fail("a unit test asked for a Celery worker: it belongs in tests/integration")
