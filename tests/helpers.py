@@ -50,7 +50,7 @@ def redis_server() -> Iterator[str]:
             return False
 
     try:
-        wait_until(answers, 10, "redis-server")
+        wait_until(answers, 10, "redis-server", every=0.01)
         yield f"redis://127.0.0.1:{port}/0"
     finally:
         client.close()
@@ -58,12 +58,13 @@ def redis_server() -> Iterator[str]:
         process.wait(10)
 
 
-def wait_until(predicate: Any, seconds: float, what: str) -> None:
+def wait_until(predicate: Any, seconds: float, what: str, every: float = 0.1) -> None:
+    """Asks `predicate` every `every` seconds until it holds; fails the test after `seconds`."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(0.1)
+        time.sleep(every)
     pytest.fail(f"gave up after {seconds} s waiting for {what}")
 
 

@@ -104,12 +104,13 @@ class Restartable:
         command = [server, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
         self.process = subprocess.Popen([*command, "--appendonly", "no"], stdout=subprocess.DEVNULL)
         probe = redis.Redis(port=self.port)
-        wait_until(lambda: _answers(probe), 10, "the restarted redis-server")
+        wait_until(lambda: _answers(probe), 10, "the restarted redis-server", every=0.01)
         probe.close()
 
     def stop(self) -> None:
+        """Kills the server, as a crash would."""
         if self.process is not None:
-            self.process.terminate()
+            self.process.kill()
             self.process.wait(10)
             self.process = None
 

@@ -24,7 +24,8 @@ def registry(store, clock) -> WorkerRegistry:
 def outlived(store, worker: str) -> None:
     """Its heartbeat's TTL passes now, as it would with no beat for TTL_SECONDS."""
     assert store.pexpire(PREFIX + worker, 1), f"{worker} has no heartbeat"
-    wait_until(lambda: not store.exists(PREFIX + worker), 5, f"{worker}'s heartbeat to expire")
+    key = PREFIX + worker
+    wait_until(lambda: not store.exists(key), 5, f"{worker}'s heartbeat to expire", every=0.01)
 
 
 def test_a_heartbeat_says_who_where_what_and_when_on_the_registrys_clock(registry, clock):
