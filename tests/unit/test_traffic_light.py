@@ -13,11 +13,12 @@ import pytest
 
 from app.colour.evaluator.wire import Call
 from app.colour.rag_cache import PY_PATH, RB_PATH, RagCache
-from app.colour.rag_lambda import COLOURS, Language, RagLambda, Verdict
+from app.colour.rag_lambda import Language, RagLambda, Verdict
 from app.colour.traffic_light import TrafficLight
 from app.errors import EngineUnavailable
 from app.externals.clock import ManualClock
 from app.externals.engine import Engine
+from app.outcomes import COLOURS, Outcome, Output
 
 DIGEST = "sha256:" + "d" * 64
 LIMIT_SECONDS = 0.75
@@ -26,6 +27,7 @@ GREEN_ON_ZERO = (
 )
 ALWAYS_AMBER = "def colour(stdout, stderr, status):\n    return 'amber'\n"
 RAISES = "def colour(stdout, stderr, status):\n    return 1 / 0\n"
+EXIT_0 = Output("", "", 0)  # no output, status 0
 
 
 def evaluated(call: Call) -> Verdict:
@@ -33,12 +35,13 @@ def evaluated(call: Call) -> Verdict:
     scope: dict[str, Any] = {}
     try:
         exec(call.source, scope)
-        answer = scope["colour"](call.stdout, call.stderr, call.status)
+        output = call.output
+        answer = scope["colour"](output.stdout, output.stderr, output.status)
     except Exception as error:
         return Verdict.faulty(f"the rag lambda raised {error!r}", call.source)
     if answer not in COLOURS:
         return Verdict.faulty(f"the rag lambda answered {answer!r}, not a colour", call.source)
-    return Verdict(answer)
+    return Verdict(Outcome(answer))
 
 
 class Resident:
@@ -103,11 +106,11 @@ def test_the_images_own_lambda_is_evaluated_by_the_resident_evaluator_keyed_by_i
     light, store, unreachable_engine, resident, one_shot
 ):
     image_holds(store, unreachable_engine, RagLambda(Language.PYTHON, GREEN_ON_ZERO))
-    assert light.colour(DIGEST, "1 passed", "", 0) == Verdict("green")
-    assert light.colour(DIGEST, "1 failed", "", 1) == Verdict("red")
+    assert light.colour(DIGEST, Output("1 passed", "", 0)) == Verdict(Outcome.GREEN)
+    assert light.colour(DIGEST, Output("1 failed", "", 1)) == Verdict(Outcome.RED)
     first = resident.calls[0]
     assert (first.key, first.language, first.source) == (DIGEST, "python", GREEN_ON_ZERO)
-    assert (first.stdout, first.status, first.limit) == ("1 passed", 0, LIMIT_SECONDS)
+    assert (first.output, first.limit) == (Output("1 passed", "", 0), LIMIT_SECONDS)
     assert one_shot.calls == []
 
 
@@ -115,7 +118,7 @@ def test_a_client_copy_equal_to_the_images_own_lambda_is_the_images_own(
     light, store, unreachable_engine, resident, one_shot
 ):
     image_holds(store, unreachable_engine, RagLambda(Language.PYTHON, GREEN_ON_ZERO))
-    assert light.colour(DIGEST, "", "", 0, rag_lambda=GREEN_ON_ZERO) == Verdict("green")
+    assert light.colour(DIGEST, EXIT_0, rag_lambda=GREEN_ON_ZERO) == Verdict(Outcome.GREEN)
     assert len(resident.calls) == 1
     assert one_shot.calls == []
 
@@ -124,8 +127,8 @@ def test_a_client_copy_that_differs_is_evaluated_alone_under_its_call_id(
     light, store, unreachable_engine, resident, one_shot
 ):
     image_holds(store, unreachable_engine, RagLambda(Language.PYTHON, GREEN_ON_ZERO))
-    verdict = light.colour(DIGEST, "", "", 0, rag_lambda=ALWAYS_AMBER, call_id="call-7")
-    assert verdict == Verdict("amber")  # the client's rule, not the image's green
+    verdict = light.colour(DIGEST, EXIT_0, rag_lambda=ALWAYS_AMBER, call_id="call-7")
+    assert verdict == Verdict(Outcome.AMBER)  # the client's rule, not the image's green
     assert resident.calls == []
     [(call_id, call)] = one_shot.calls
     assert call_id == "call-7"
@@ -136,7 +139,7 @@ def test_a_client_copy_is_called_in_the_language_of_the_images_own_lambda(
     light, store, unreachable_engine, one_shot
 ):
     image_holds(store, unreachable_engine, RagLambda(Language.RUBY, "lambda { |o, e, s| :red }"))
-    light.colour(DIGEST, "", "", 0, rag_lambda="lambda { |o, e, s| :green }", call_id="c")
+    light.colour(DIGEST, EXIT_0, rag_lambda="lambda { |o, e, s| :green }", call_id="c")
     assert one_shot.calls[0][1].language == "ruby"
 
 
@@ -144,7 +147,7 @@ def test_a_client_copy_for_an_image_without_a_lambda_is_called_as_python(
     light, store, unreachable_engine, one_shot
 ):
     image_holds(store, unreachable_engine, None)
-    assert light.colour(DIGEST, "", "", 3, rag_lambda=GREEN_ON_ZERO) == Verdict("red")
+    assert light.colour(DIGEST, Output("", "", 3), rag_lambda=GREEN_ON_ZERO) == Verdict(Outcome.RED)
     [(call_id, call)] = one_shot.calls
     assert call.language == "python"
     assert call_id, "a one-shot evaluator is always named"
@@ -154,8 +157,8 @@ def test_without_a_call_id_each_client_copy_gets_an_evaluator_name_of_its_own(
     light, store, unreachable_engine, one_shot
 ):
     image_holds(store, unreachable_engine, None)
-    light.colour(DIGEST, "", "", 0, rag_lambda=ALWAYS_AMBER)
-    light.colour(DIGEST, "", "", 0, rag_lambda=ALWAYS_AMBER)
+    light.colour(DIGEST, EXIT_0, rag_lambda=ALWAYS_AMBER)
+    light.colour(DIGEST, EXIT_0, rag_lambda=ALWAYS_AMBER)
     first, second = (call_id for call_id, _ in one_shot.calls)
     assert first != second
 
@@ -164,8 +167,8 @@ def test_an_image_without_a_lambda_is_faulty_naming_the_image_and_both_paths(
     light, store, unreachable_engine, resident, one_shot
 ):
     image_holds(store, unreachable_engine, None)
-    verdict = light.colour(DIGEST, "", "", 0)
-    assert verdict.outcome == "faulty"
+    verdict = light.colour(DIGEST, EXIT_0)
+    assert verdict.outcome == Outcome.FAULTY
     assert DIGEST in verdict.log and PY_PATH in verdict.log and RB_PATH in verdict.log
     assert resident.calls == [] and one_shot.calls == []
 
@@ -175,8 +178,8 @@ def test_an_unreadable_lambda_is_faulty_saying_why_and_nothing_is_evaluated(
 ):
     problem = f"{PY_PATH} is a directory"
     image_holds(store, unreachable_engine, RagLambda(Language.PYTHON, "", problem))
-    verdict = light.colour(DIGEST, "", "", 0)
-    assert verdict.outcome == "faulty"
+    verdict = light.colour(DIGEST, EXIT_0)
+    assert verdict.outcome == Outcome.FAULTY
     assert "unreadable" in verdict.log and problem in verdict.log
     assert resident.calls == []
 
@@ -185,14 +188,14 @@ def test_a_lambda_that_fails_when_evaluated_is_faulty_with_the_evaluators_log(
     light, store, unreachable_engine
 ):
     image_holds(store, unreachable_engine, RagLambda(Language.PYTHON, RAISES))
-    verdict = light.colour(DIGEST, "", "", 0)
-    assert verdict.outcome == "faulty"
+    verdict = light.colour(DIGEST, EXIT_0)
+    assert verdict.outcome == Outcome.FAULTY
     assert "ZeroDivisionError" in verdict.log and RAISES in verdict.log
 
 
 def test_a_lambda_cached_by_no_one_is_read_from_the_image_through_the_engine(light):
     with pytest.raises(EngineUnavailable):
-        light.colour(DIGEST, "", "", 0)
+        light.colour(DIGEST, EXIT_0)
 
 
 def test_removing_a_call_removes_its_one_shot_evaluator(light, one_shot):
