@@ -1,5 +1,5 @@
 # Targets people and CI both call.
-.PHONY: up stop test lint images bench bench-runtimes soak
+.PHONY: up stop test test-unit test-integration test-system lint images bench bench-runtimes soak
 
 up:
 	bash scripts/stack.sh up
@@ -9,6 +9,17 @@ stop:
 
 test:
 	bash scripts/test.sh
+
+# The layers one at a time (scripts/test.sh sets up the machine and runs them all). The unit
+# layer needs no Docker engine and no worker; the others need the engine and the images.
+test-unit:
+	.venv/bin/pytest tests/unit -q -m unit
+
+test-integration:
+	.venv/bin/pytest tests/integration -q -m integration
+
+test-system:
+	.venv/bin/pytest tests/system -q -m system
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check . && .venv/bin/mypy

@@ -1,11 +1,15 @@
-"""The real parts every integration test uses: a private Redis, the node's Docker engine, the
-bundled images, a real Celery worker process and the Flask app.
+"""The root of the suite's three layers, each a directory and a marker of the same name:
+`unit` (no Docker engine, no Celery: pure logic and Redis-only code), `integration` (one real
+worker and engine) and `system` (clusters, faults, hostile programs, the deployment).
+
+Here are the real parts the integration and system tests use: a private Redis, the node's
+Docker engine, the bundled images, a real Celery worker process and the Flask app. Fixtures
+are lazy, so a unit test starts none of them but the Redis it asks for.
 
 A part that cannot be found fails the suite; nothing is skipped for want of a service.
 """
 
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,10 +24,12 @@ import redis
 
 from app.cluster.workers import WorkerRegistry
 from app.config import Settings
-from tests.helpers import DEPLOYMENT, free_port, wait_until
+from tests.helpers import DEPLOYMENT, redis_server, wait_until
 from web import create_app
 
 ROOT = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+LAYERS = ("unit", "integration", "system")
 NODE = "test-node"
 WORKER_READY_SECONDS = 60
 os.environ["GREENBAR_DEPLOYMENT"] = DEPLOYMENT  # every process the suite starts inherits it
@@ -41,28 +47,26 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["GREENBAR_RUNTIME"] = config.getoption("runtime")  # workers inherit it
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Marks each test with its layer, the directory under tests/ it lives in."""
+    for item in items:
+        layer = _layer(item)
+        if layer is not None:
+            item.add_marker(layer)
+
+
+def _layer(item: pytest.Item) -> str | None:
+    path = Path(item.path)
+    if not path.is_relative_to(TESTS):
+        return None
+    top = path.relative_to(TESTS).parts[0]
+    return top if top in LAYERS else None
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed: run scripts/test.sh, which installs it")
-    port = free_port()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-
-    def answers() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    wait_until(answers, 10, "redis-server")
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(10)
+    with redis_server() as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -146,9 +150,15 @@ def api(settings: Settings, worker: Any) -> Any:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def nothing_labelled_is_left() -> Iterator[None]:
-    """At the end of the suite, no container or volume of this suite's deployments remains."""
+def nothing_labelled_is_left(request: pytest.FixtureRequest) -> Iterator[None]:
+    """At the end of the suite, no container or volume of this suite's deployments remains.
+
+    Not asked when every test was a unit test: those never reach an engine, and run where
+    none is.
+    """
     yield
+    if all(_layer(item) == "unit" for item in request.session.items):
+        return
     client = docker.from_env()
     time.sleep(0.5)  # removals issued by the worker's last runs are asynchronous at the engine
     # A node's supervisor volume is meant to outlive its workers, as an image does (the pruner
@@ -167,6 +177,6 @@ def nothing_labelled_is_left() -> Iterator[None]:
 
 
 def _greenbar(labels: dict[str, str]) -> bool:
-    # Everything greenbar creates carries its deployment (tests/test_units.py checks the label
+    # Everything greenbar creates carries its deployment (tests/unit/test_units.py checks the label
     # helpers); a container merely made from a greenbar image inherits only the image's labels.
     return labels.get("greenbar.deployment", "").startswith(DEPLOYMENT)

@@ -22,6 +22,8 @@ from tests.cluster import celery_worker, restart_engine, second_engine, worker_l
 from tests.helpers import DEPLOYMENT, ROOT, free_port, wait_until
 from web import create_app
 
+pytestmark = pytest.mark.slow  # each kills or restarts a real process and waits for recovery
+
 IMAGE = "greenbar/busybox-sh"
 NODE = "fault-node"
 SLEEPY = {"cyber-dojo.sh": "echo started; sleep 30"}

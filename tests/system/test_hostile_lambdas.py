@@ -20,6 +20,8 @@ import pytest
 from tests.helpers import ROOT, build_image, run
 from web import create_app
 
+pytestmark = pytest.mark.slow  # images built per case, one holding a 1 GiB file
+
 HOSTILE_REPOSITORY = "greenbar-test/hostile"
 ECHO = {"cyber-dojo.sh": "echo hello"}
 MARKER = f"greenbar-marker-{uuid.uuid4().hex}"

@@ -73,6 +73,7 @@ def _start_files(folder: str) -> dict[str, str]:
     return {p.name: p.read_text() for p in (ROOT / folder).iterdir() if p.is_file()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("image", "folder", "answer", "broken", "fixed"),
     [
@@ -257,6 +258,7 @@ lambda { |stdout, stderr, status|
 """
 
 
+@pytest.mark.slow
 def test_a_cyber_dojo_style_ruby_image_is_red_as_shipped_amber_broken_and_green_fixed(
     variant_api: Any, build_variant: Any
 ) -> None:
@@ -308,7 +310,7 @@ def test_an_image_with_both_files_is_coloured_by_its_py(
 def test_a_named_pipe_at_the_lambdas_path_is_faulty_saying_what_it_is(
     variant_api: Any, docker_client: docker.DockerClient
 ) -> None:
-    """(A directory, a 1 GiB file: tests/test_hostile_lambdas.py.)"""
+    """(A directory, a 1 GiB file: tests/system/test_hostile_lambdas.py.)"""
     dockerfile = (
         f"FROM greenbar/busybox-sh\nLABEL greenbar.test={uuid.uuid4().hex}\n"
         "RUN rm /usr/local/bin/red_amber_green.py && mkfifo /usr/local/bin/red_amber_green.rb\n"

@@ -23,6 +23,8 @@ from tests.cluster import (
     worker_log,
 )
 
+pytestmark = pytest.mark.slow  # a second engine and a registry, started per module
+
 BUSYBOX = "greenbar/busybox-sh"
 REBUILT = "greenbar-test/cluster:latest"
 LABELS = {"greenbar.test": "cluster"}

@@ -2,7 +2,7 @@
 itself, run here as a plain child process) and the cached form of an image's lambda.
 
 These lambdas are the tests' own; hostile ones only ever run in the evaluator's container
-(tests/test_hostile_lambdas.py)."""
+(tests/system/test_hostile_lambdas.py)."""
 
 import json
 import subprocess

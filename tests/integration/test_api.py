@@ -12,7 +12,7 @@ from app.config import Settings
 from tests.helpers import free_port, run
 from web import create_app
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "greenbar/busybox-sh"
 ECHO = {"cyber-dojo.sh": "echo hello"}
 
@@ -58,6 +58,7 @@ def test_posting_with_wait_answers_200_with_the_finished_run(api):
     assert response.headers["Location"] == f"/runs/{view['id']}"
 
 
+@pytest.mark.slow
 def test_a_wait_longer_than_five_seconds_gets_a_run_that_takes_six(api):
     body = _body(files={"cyber-dojo.sh": "sleep 6; echo late"})
     response = api.post("/runs?wait=25", json=body)

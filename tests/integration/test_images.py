@@ -19,7 +19,7 @@ from types import ModuleType
 import docker
 import pytest
 
-REPO_DIR = Path(__file__).resolve().parent.parent
+REPO_DIR = Path(__file__).resolve().parents[2]
 IMAGES_DIR = REPO_DIR / "images"
 BUILD_SCRIPT = IMAGES_DIR / "build.py"
 NAMES = ("busybox-sh", "python-pytest")

@@ -31,6 +31,8 @@ from tests.cluster import (
 from tests.helpers import build_image, kata_ref, remove_kata, wait_until
 from web import create_app
 
+pytestmark = pytest.mark.slow  # a second engine, a registry and a worker per node
+
 RED = "def colour(stdout, stderr, status):\n    return 'red'\n"
 GREEN = "def colour(stdout, stderr, status):\n    return 'green'\n"
 ECHO = {"cyber-dojo.sh": "echo hello"}

@@ -1,5 +1,5 @@
 """The CLI against the real API (served over HTTP by werkzeug), Redis and worker: the same
-requests the fake server of tests/test_cli.py answers, answered for real."""
+requests the fake server of tests/unit/test_cli.py answers, answered for real."""
 
 import threading
 from collections.abc import Iterator

@@ -21,7 +21,7 @@ from app.sandbox.spec import container_name, run_labels, spec
 from app.sandbox.stream import DIAGNOSTICS_MAX_BYTES, CapExceeded, DeadlinePassed, OutputStream
 from app.sandbox.text import cleaned
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = Settings()
 
 

@@ -88,6 +88,7 @@ except RuntimeError as error:
 """
 
 
+@pytest.mark.slow
 def test_a_python_fork_bomb_ends_with_its_time_limit_and_the_next_run_works(api):
     files = {"cyber-dojo.sh": "python3 bomb.py", "bomb.py": PYTHON_FORK_BOMB}
     result, seconds = timed_run(api, files, image=PYTHON, max_seconds=3)
@@ -226,6 +227,7 @@ def test_kill_9_of_every_process_reaches_only_the_runs_own_and_the_run_completes
 # a uid per container is what keeps it in. Under gVisor each sandbox is a kernel of its own.
 # There, too, an earlier hostile test's container can take tens of seconds to go, holding a
 # worker slot, and the killer ran only after the slow run had ended.
+@pytest.mark.slow
 @pytest.mark.host_kernel
 def test_kill_9_of_every_process_does_not_reach_a_run_in_another_container(api):
     # Room for the killer's whole run inside the slow one's sleep, on a busy machine.

@@ -16,7 +16,7 @@ import redis
 from app.config import Settings
 from tests.cluster import celery_worker, worker_log
 from tests.helpers import free_port, wait_until
-from tests.test_flower import CREDENTIALS, flower_process, get
+from tests.system.test_flower import CREDENTIALS, flower_process, get
 from web import create_app
 
 PASSWORD = "redis-password-f00d"

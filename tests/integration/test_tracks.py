@@ -87,6 +87,7 @@ def run(api: Any, **fields: Any) -> dict[str, Any]:
     return dict(response.get_json()["result"])
 
 
+@pytest.mark.slow
 def test_deploying_a_version_makes_it_the_tracks_live_image(api: Any) -> None:
     response = api.put("/tracks/python", json={"image": f"{PYTHON}:v1"})
     assert response.status_code == 200, response.get_json()
@@ -100,6 +101,7 @@ def test_deploying_a_version_makes_it_the_tracks_live_image(api: Any) -> None:
     wait_until(listed, 20, "GET /tracks to show the node holding v1")
 
 
+@pytest.mark.slow
 def test_runs_of_a_track_land_on_the_worker_scoped_to_it(api: Any, versions: Any) -> None:
     for _ in range(4):
         result = run(api, track="python")
@@ -108,6 +110,7 @@ def test_runs_of_a_track_land_on_the_worker_scoped_to_it(api: Any, versions: Any
         assert result["outcome"] == "red"
 
 
+@pytest.mark.slow
 def test_runs_naming_an_image_land_on_the_generic_worker(api: Any) -> None:
     for _ in range(2):
         assert run(api, image=PYTHON)["worker"] == "generic@tracks"
@@ -156,6 +159,7 @@ def test_a_track_can_only_deploy_an_allowlisted_image(api: Any) -> None:
     assert response.get_json()["error"]["field"] == "image"
 
 
+@pytest.mark.slow
 def test_with_its_scoped_worker_gone_a_track_falls_back_and_with_none_the_api_says_503(
     api: Any, workers: Any
 ) -> None:

@@ -457,6 +457,7 @@ def test_a_kata_result_names_every_file_its_volume_keeps_beyond_those_sent(api, 
     assert second["kept"]["truncated"] is False
 
 
+@pytest.mark.slow
 def test_a_second_run_of_a_kata_is_refused_with_409_while_the_first_is_in_flight(api, kata_ids):
     body = {
         "image": BUSYBOX,
@@ -726,6 +727,7 @@ def while_another_run_holds(
     return held_said, probe_said
 
 
+@pytest.mark.slow
 @pytest.mark.host_kernel
 def test_one_run_holding_every_inotify_instance_it_may_have_leaves_another_run_its_own(
     api, docker_client, redis_url, kata_ids
@@ -737,6 +739,7 @@ def test_one_run_holding_every_inotify_instance_it_may_have_leaves_another_run_i
     probe(api)
 
 
+@pytest.mark.slow
 @pytest.mark.host_kernel
 def test_one_run_holding_every_inotify_watch_it_may_have_leaves_another_run_its_own(
     api, docker_client, redis_url, kata_ids
@@ -748,6 +751,7 @@ def test_one_run_holding_every_inotify_watch_it_may_have_leaves_another_run_its_
     probe(api)
 
 
+@pytest.mark.slow
 @pytest.mark.host_kernel
 def test_one_run_holding_more_pipe_buffers_than_allowed_leaves_another_run_full_pipes(
     api, docker_client, redis_url, kata_ids
@@ -760,6 +764,7 @@ def test_one_run_holding_more_pipe_buffers_than_allowed_leaves_another_run_full_
     probe(api)
 
 
+@pytest.mark.slow
 @pytest.mark.host_kernel
 def test_no_run_can_make_a_user_namespace_or_a_keyring_while_another_run_tries_too(
     api, docker_client, redis_url, kata_ids
@@ -779,6 +784,7 @@ SHELL_FORK_BOMB = "bomb() { echo bomb; bomb | bomb & }; bomb\n"
 FORK_BOMB_PAIRS = 20
 
 
+@pytest.mark.slow
 def test_a_shell_fork_bomb_is_never_blamed_on_greenbar(api):
     files = {"cyber-dojo.sh": SHELL_FORK_BOMB}
     faulty = []

@@ -6,6 +6,7 @@ import threading
 import time
 
 import psutil
+import pytest
 
 from tests.helpers import run
 
@@ -43,6 +44,7 @@ def test_a_run_that_loops_forever_is_timed_out_within_two_seconds_of_its_limit(a
     assert result["stdout"]["content"] == "before the loop\n"
 
 
+@pytest.mark.slow
 def test_a_run_that_sleeps_forever_is_timed_out_within_two_seconds_of_its_limit(api):
     script = "echo before the sleep >&2; sleep 1000"
     result, seconds = _timed_run(api, {"cyber-dojo.sh": script}, max_seconds=3)
@@ -61,6 +63,7 @@ def test_a_run_that_ends_before_its_limit_is_not_timed_out(api):
 # Processes
 
 
+@pytest.mark.slow
 def test_a_fork_bomb_is_contained_and_the_next_run_works(api):
     bomb, seconds = _timed_run(api, {"cyber-dojo.sh": "f() { f | f & }; f; sleep 5"}, max_seconds=3)
     assert seconds < 3 + SAFETY_SECONDS
@@ -132,6 +135,7 @@ def _tree_rss(pid: int) -> int:
     return total
 
 
+@pytest.mark.slow
 def test_a_gibibyte_of_stdout_is_truncated_without_growing_the_worker(api, worker):
     run(api, {"cyber-dojo.sh": "echo warm"})  # both pool children have imported what they use
     before = _tree_rss(worker.pid)
@@ -238,6 +242,7 @@ def test_a_fifo_is_not_returned_and_does_not_block_the_run(api):
 # Disk
 
 
+@pytest.mark.slow
 def test_millions_of_empty_files_end_in_no_space_left_not_out_of_memory(api):
     script = "i=0; while touch f$i; do i=$((i + 1)); done; echo made $i files"
     result = run(api, {"cyber-dojo.sh": script})

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 LIB = (ROOT / "scripts" / "lib.sh").read_text()
 # Every program outside Debian's essential set (umount, sh, tar…) that a test, a bench or a
-# script runs: tests/cluster.py, test_deploy.py, test_tracks.py, images/, supervisor/build.py,
-# scripts/test.sh. Add a program here when a source starts running it.
+# script runs: tests/cluster.py, system/test_deploy.py, integration/test_tracks.py, images/,
+# supervisor/build.py, scripts/test.sh. Add a program here when a source starts running it.
 CALLED = [
     "docker-registry",
     "dockerd",

@@ -394,6 +394,7 @@ def read(odd_image: str) -> Callable[..., ImageFile | None]:
 REAL = b"def colour(a, b, c): return 1\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "found"),
     [
@@ -423,6 +424,7 @@ def test_only_a_small_regular_file_is_read_and_anything_else_says_what_it_is(
         assert got.problem.startswith(found)
 
 
+@pytest.mark.slow  # its image, with a 1 GiB file, takes seconds to build
 def test_the_first_path_the_image_holds_anything_at_is_the_one_read(
     read: Callable[..., ImageFile | None],
 ) -> None:

@@ -68,12 +68,14 @@ EXAMPLES = hypothesis.settings(
 )
 
 
+@pytest.mark.slow
 @schema.parametrize()
 @EXAMPLES
 def test_no_generated_request_gets_a_5xx_or_an_undocumented_status(case: Any) -> None:
     case.call_and_validate(checks=[not_a_server_error, status_code_conformance])
 
 
+@pytest.mark.slow
 @negative.parametrize()
 @EXAMPLES
 def test_every_invalid_request_is_refused_with_a_documented_4xx(case: Any) -> None:
@@ -82,6 +84,7 @@ def test_every_invalid_request_is_refused_with_a_documented_4xx(case: Any) -> No
     )
 
 
+@pytest.mark.slow
 def test_created_jobs_can_be_read_through_the_links_of_the_description(api_schema: Any) -> None:
     read: list[tuple[str, int]] = []
 

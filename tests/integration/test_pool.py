@@ -73,6 +73,7 @@ def idle_worker(redis_url: str) -> Any:
         yield process
 
 
+@pytest.mark.slow
 def test_a_pool_is_warmed_at_start_drained_when_idle_and_emptied_at_shutdown(
     idle_worker: Any, redis_url: str
 ) -> None:

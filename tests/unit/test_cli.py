@@ -29,7 +29,7 @@ from cli.errors import ApiError, CliError
 from cli.files import read_folder
 from cli.main import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "greenbar/python-pytest"
 DIGEST = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 RUN_ID = "5f0c6a2b9d8e4f7a8b1c2d3e4f5a6b7c"
