@@ -44,6 +44,7 @@ class Runner:
         clock: monotonic seconds, for deadlines and durations.
         pool: warm containers to take instead of creating one.
         sleep: waits between looks at a killed container's OOM flag.
+        grace: seconds past max_seconds the host waits for a result before it gives up.
     """
 
     def __init__(
@@ -55,7 +56,9 @@ class Runner:
         clock: Callable[[], float] = clock.monotonic,
         pool: WarmPool | None = None,
         sleep: Callable[[float], None] = clock.sleep,
+        grace: float = HOST_GRACE_SECONDS,
     ) -> None:
+        self._grace = grace
         self._sleep = sleep
         self._engine = engine
         self._settings = settings
@@ -175,7 +178,7 @@ class Runner:
         kata: bool,
     ) -> RunResult:
         try:
-            deadline = self._clock() + report.max_seconds + HOST_GRACE_SECONDS
+            deadline = self._clock() + report.max_seconds + self._grace
             stream = OutputStream(
                 sock, deadline, self._settings.read_cap_mib * 1024 * 1024, self._clock
             )

@@ -148,10 +148,13 @@ class RunPath:
     supervisor: SupervisorVolume
     uids: UidAllocator
 
-    def runner(self, now: Any = clock.monotonic, pool: WarmPool | None = None) -> Runner:
+    def runner(
+        self, now: Any = clock.monotonic, pool: WarmPool | None = None, grace: float = 2.0
+    ) -> Runner:
         """A runner on `now`; a ManualClock's sleeps move it, as the real clock's do."""
         sleep = now.sleep if isinstance(now, ManualClock) else clock.sleep
-        return Runner(self.engine, self.settings, self.supervisor, self.uids, now, pool, sleep)
+        parts = (self.engine, self.settings, self.supervisor, self.uids)
+        return Runner(*parts, now, pool, sleep, grace)
 
 
 @pytest.fixture(name="run_path")

@@ -10,6 +10,7 @@ import redis
 
 from app.cluster.metrics import Metrics
 from app.colour.rag_lambda import Verdict
+from app.externals import ids
 from app.externals.clock import ManualClock
 from app.externals.memory_engine import Program
 from app.jobs.executors import ColourExecutor, KataSupport, RunExecutor
@@ -27,11 +28,6 @@ from tests.contract.conftest import (  # noqa: F401
 from tests.contract.programs import supervisor_result
 
 FILES = {"cyber-dojo.sh": "echo hi; exit 1"}
-
-
-@pytest.fixture(autouse=True)
-def nothing_labelled_is_left() -> None:
-    """Stands in for the suite's check of the Docker engine: nothing here reaches Docker."""
 
 
 @dataclass
@@ -84,7 +80,7 @@ def node(run_path: RunPath) -> Node:
 
 
 def _queued(node: Node, request: RunRequest) -> str:
-    run_id = f"run-{len(node.pulls)}-{id(request)}"
+    run_id = ids.token()  # the Redis outlives the test: an id of its own
     node.store.enqueue(run_id, request)
     return run_id
 
@@ -163,13 +159,14 @@ def test_a_colour_of_a_missing_image_is_faulty_and_of_a_held_one_the_rule_s(
         light,
         ManualClock(),  # type: ignore[arg-type]
     )
-    store.enqueue("c1", ColourRequest(IMAGE, "out", "err", 0))
-    assert colours.execute("c1").outcome == Outcome.FAULTY
+    missing, held = ids.token(), ids.token()
+    store.enqueue(missing, ColourRequest(IMAGE, "out", "err", 0))
+    assert colours.execute(missing).outcome == Outcome.FAULTY
     digest = run_path.engine.add_image(IMAGE)
-    store.enqueue("c2", ColourRequest(IMAGE, "out", "err", 0, rag_lambda="copy"))
-    assert colours.execute("c2", "w@unit").outcome == Outcome.GREEN
+    store.enqueue(held, ColourRequest(IMAGE, "out", "err", 0, rag_lambda="copy"))
+    assert colours.execute(held, "w@unit").outcome == Outcome.GREEN
     assert light.asked == [(digest, Output("out", "err", 0), "copy")]
-    result: dict[str, Any] = store.get("c2").result or {}
+    result: dict[str, Any] = store.get(held).result or {}
     assert (result["digest"], result["worker"], result["node"]) == (digest, "w@unit", "unit-node")
 
 

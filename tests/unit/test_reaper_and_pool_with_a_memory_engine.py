@@ -17,11 +17,6 @@ FILES = {"cyber-dojo.sh": "echo warm"}
 LONGEST = 330.0  # seconds a run's container may live
 
 
-@pytest.fixture(autouse=True)
-def nothing_labelled_is_left() -> None:
-    """Stands in for the suite's check of the Docker engine: nothing here reaches Docker."""
-
-
 def _container(engine: MemoryEngine, name: str, labels: dict[str, str]) -> None:
     engine.create({"image": IMAGE, "name": name, "labels": labels})
 
