@@ -22,7 +22,7 @@ ensure_packages() {
   dpkg -s libc6-dev >/dev/null 2>&1 || missing+=(libc6-dev)  # the supervisor is static
   command -v curl >/dev/null || missing+=(curl)
   command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 \
-    || missing+=(docker-compose)  # tests/test_deploy.py checks docker-compose.yml with it
+    || missing+=(docker-compose)  # tests/system/test_deploy.py checks docker-compose.yml with it
   command -v python3 >/dev/null || missing+=(python3)
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
   [ ${#missing[@]} -eq 0 ] && return
