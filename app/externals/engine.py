@@ -213,7 +213,7 @@ class Engine:
                 raise PullFailed(str(error.explanation or error)) from error
 
     def remove_image(self, image: str) -> str:
-        """Removes `image`: `removed`, `in use` or `gone` (see `removal`)."""
+        """Removes `image`: `removed`, `busy` (a container uses it) or `missing` (see `removal`)."""
         return removal(f"remove image {image}", self._api.remove_image, image)
 
     def create(self, spec: dict[str, Any]) -> str:

@@ -4,6 +4,7 @@ Ruby contract, how it fails, and reading a lambda's file from an image with boun
 import contextlib
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -360,8 +361,9 @@ def test_a_one_shot_evaluator_is_a_container_of_its_own_removed_after_the_call(
         "    return 'green' if len([p for p in os.listdir('/proc') if p.isdigit()]) == 2 "
         "else 'red'\n"
     )
-    assert one_shot.colour("test-one-shot", _call(peeks)).outcome == "green"
-    assert not _exists(docker_client, container_name("test-one-shot"))
+    call_id = f"test-one-shot-{secrets.token_hex(4)}"  # another suite on this engine has its own
+    assert one_shot.colour(call_id, _call(peeks)).outcome == "green"
+    assert not _exists(docker_client, container_name(call_id))
     assert _exists(docker_client, resident.name)
 
 
