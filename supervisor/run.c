@@ -24,6 +24,7 @@
 #define SWEEP_MS 3000
 
 extern char **environ;
+static const char *const BASH_PATHS[] = {"/bin/bash", "/usr/bin/bash"};
 static int wakeup[2];
 
 static void on_child(int signum) {
@@ -53,6 +54,14 @@ static void start_child(const ids_t *ids, const limits_t *limits, int out[2], in
     become_run_for_good(ids);
     umask(022);
     if (chdir(SANDBOX) != 0) die_errno("chdir " SANDBOX);
+    /* cyber-dojo runs cyber-dojo.sh with bash, and most of its start points need it: bash
+     * when the image has one the run's uid may execute, else the image's sh. Looked up here,
+     * as that uid, so a warm container needs no knowledge of its image. */
+    for (size_t i = 0; i < sizeof BASH_PATHS / sizeof *BASH_PATHS; i++)
+        if (access(BASH_PATHS[i], X_OK) == 0) {
+            char *argv[] = {"bash", "./cyber-dojo.sh", NULL};
+            execve(BASH_PATHS[i], argv, environ);
+        }
     char *argv[] = {"sh", "./cyber-dojo.sh", NULL};
     execvpe("sh", argv, environ);
     dprintf(2, "greenbar: cannot run sh ./cyber-dojo.sh: %s\n", strerror(errno));

@@ -16,7 +16,8 @@
  *   'F' a file: NAME_LENGTH(2) NAME MODE(4) CONTENT; written only if its content differs
  *       from what /sandbox holds, with an mtime newer than anything there
  *   'E' end: the run starts
- * RUN: sh ./cyber-dojo.sh in /sandbox, in a session of its own, stdin /dev/null, stdout and
+ * RUN: bash ./cyber-dojo.sh (the first of /bin/bash, /usr/bin/bash the run's uid may execute;
+ *   else sh from PATH) in /sandbox, in a session of its own, stdin /dev/null, stdout and
  *   stderr through pipes of which the first out_cap bytes are kept; when it exits, or at
  *   max_ms, every other process in the container is killed.
  * OUT (stdout): the magic "GBOUT01\n", then frames as above, until 'E':
