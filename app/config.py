@@ -112,6 +112,10 @@ class Settings:
     sandbox_inodes: int = 16384
     tmp_tmpfs_mib: int = 16
     tmp_inodes: int = 4096
+    # The run's HOME, /home/sandbox, as cyber-dojo has it: caches and tools' dot files land
+    # here, not among the learner's files, and are never returned.
+    home_tmpfs_mib: int = 16
+    home_inodes: int = 2048
     # The most the host reads back from one container before it gives up on it.
     read_cap_mib: int = 96
     # Warm containers per image kept ready by each worker; drained when unused this long.

@@ -75,6 +75,8 @@ BOUNDS = {
     "sandbox_inodes": Bound(64, 10_000_000),
     "tmp_tmpfs_mib": Bound(1, 16384),
     "tmp_inodes": Bound(64, 10_000_000),
+    "home_tmpfs_mib": Bound(1, 16384),
+    "home_inodes": Bound(64, 10_000_000),
     "read_cap_mib": Bound(1, 1024),
     "pool_size": Bound(0, 64),
     "pool_idle_seconds": Bound(1, DAY),
@@ -188,11 +190,11 @@ def contradictions(s: Any) -> list[str]:
             f" + {HARD_LIMIT_MARGIN_SECONDS} (Celery's hard time limit): else a run still"
             " going is given to a second worker"
         )
-    if s.memory_mib <= s.sandbox_tmpfs_mib + s.tmp_tmpfs_mib:
+    if s.memory_mib <= s.sandbox_tmpfs_mib + s.tmp_tmpfs_mib + s.home_tmpfs_mib:
         problems.append(
-            "GREENBAR_MEMORY_MIB must exceed GREENBAR_SANDBOX_TMPFS_MIB + GREENBAR_TMP_TMPFS_MIB:"
-            " a tmpfs's pages count against the container's memory, and a full /sandbox must"
-            " be a clean ENOSPC, not an OOM kill"
+            "GREENBAR_MEMORY_MIB must exceed GREENBAR_SANDBOX_TMPFS_MIB + GREENBAR_TMP_TMPFS_MIB"
+            " + GREENBAR_HOME_TMPFS_MIB: a tmpfs's pages count against the container's memory,"
+            " and a full /sandbox must be a clean ENOSPC, not an OOM kill"
         )
     if s.read_cap_mib * 1024 < 2 * s.output_limit_kib:
         problems.append(

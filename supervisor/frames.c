@@ -83,6 +83,26 @@ static void parse_limits(unsigned char *payload, size_t len, limits_t *limits) {
     if (limits->max_ms <= 0 || limits->out_cap == 0) die("max_ms and out_cap are required");
 }
 
+/* The run's variables: only CYBER_DOJO_* names, so no frame can set PATH or LD_PRELOAD for
+ * the run; set in the supervisor's own environment, which the run inherits. */
+static void set_variables(const unsigned char *payload, size_t len) {
+    if (len > VARIABLES_MAX_BYTES || memchr(payload, '\0', len) != NULL)
+        die("a variables frame too large or with a NUL");
+    char *text = checked_strdup((const char *)payload, len), *line, *save = NULL;
+    for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+        char *eq = strchr(line, '=');
+        size_t prefix = strlen(VARIABLE_PREFIX);
+        if (eq == NULL || strncmp(line, VARIABLE_PREFIX, prefix) != 0 || eq == line + prefix)
+            die("a variable not named CYBER_DOJO_*");
+        for (const char *c = line; c < eq; c++)
+            if (!((*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '_'))
+                die("a variable name not of A-Z, 0-9 and _");
+        *eq = '\0';
+        if (setenv(line, eq + 1, 1) != 0) die_errno("setenv");
+    }
+    free(text);
+}
+
 static void add_sent(sent_list_t *sent, const char *name, size_t len, unsigned char sha[32]) {
     if (sent->count == sent->cap) {
         sent->cap = sent->cap ? sent->cap * 2 : 32;
@@ -133,7 +153,7 @@ void frames_read_input(const ids_t *ids, limits_t *limits, sent_list_t *sent, tr
     char magic[sizeof IN_MAGIC - 1];
     if (!read_exact(0, magic, sizeof magic)) _exit(0); /* a warm container nobody took */
     if (memcmp(magic, IN_MAGIC, sizeof magic) != 0) die("the request has no magic line");
-    int rootfd = -1, limited = 0;
+    int rootfd = -1, limited = 0, named = 0;
     struct timespec mtime = {0, 0};
     for (;;) {
         unsigned char header[5];
@@ -154,6 +174,9 @@ void frames_read_input(const ids_t *ids, limits_t *limits, sent_list_t *sent, tr
             mtime = edit_time(before);
         } else if (!limited) {
             die("the request does not start with its limits");
+        } else if (type == 'V' && !named) {
+            set_variables(payload, len);
+            named = 1;
         } else if (type == 'D' && valid_name((const char *)payload, len)) {
             char *name = checked_strdup((const char *)payload, len);
             files_delete(rootfd, name);

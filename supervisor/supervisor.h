@@ -12,6 +12,8 @@
  * IN (stdin): the magic "GBRUN01\n", then frames TYPE(1 byte) LENGTH(4 bytes, big-endian)
  * PAYLOAD, until 'E':
  *   'L' limits, "key=value\n" lines: max_ms, out_cap, created_max, kept_max, nproc (first)
+ *   'V' the run's own variables, "NAME=value\n" lines, each NAME starting CYBER_DOJO_ (at most
+ *       one frame, VARIABLES_MAX_BYTES): CYBER_DOJO_ID, CYBER_DOJO_IMAGE_NAME
  *   'D' a name to delete from /sandbox (a kata volume: a file the client no longer sends)
  *   'F' a file: NAME_LENGTH(2) NAME MODE(4) CONTENT; written only if its content differs
  *       from what /sandbox holds, with an mtime newer than anything there
@@ -42,6 +44,8 @@
 #define SANDBOX "/sandbox"
 #define NAME_MAX_BYTES 4096
 #define FRAME_MAX_BYTES (64u << 20)
+#define VARIABLES_MAX_BYTES 4096
+#define VARIABLE_PREFIX "CYBER_DOJO_"
 #define TEXT_SNIFF_BYTES 8000 /* as git does: a NUL in the first 8000 bytes means binary */
 /* Bounds the supervisor's own memory where a tmpfs has no inode limit (gVisor ignores it). */
 #define TREE_MAX_FILES 65536

@@ -221,6 +221,7 @@ class RunExecutor(_Executor[RunRequest]):
             job_id,
             kata=(volume.name, volume.uid),
             deleted=sorted(before - set(files)),
+            kata_name=request.kata,
         )
         self._runner.dispose()  # the volume is free once the client has the result
         kib, quota = result.sandbox_kib, self._kata.quota_kib

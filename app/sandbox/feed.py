@@ -1,10 +1,12 @@
 """What goes IN to a run's container: the request the supervisor reads on its stdin.
 
 The magic line `GBRUN01`, then frames TYPE (1 byte), LENGTH (4 bytes, big-endian), PAYLOAD:
-`L` the limits as `key=value` lines, `D` a name to delete, `F` a file (name length, name,
-mode, content), `E` the end. `supervisor/supervisor.h` is the other side.
+`L` the limits as `key=value` lines, `V` the run's own `CYBER_DOJO_*` variables as
+`NAME=value` lines, `D` a name to delete, `F` a file (name length, name, mode, content), `E`
+the end. `supervisor/supervisor.h` is the other side.
 """
 
+import re
 import struct
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
@@ -13,6 +15,9 @@ from app.sandbox.files import encoded
 
 MAGIC = b"GBRUN01\n"
 FILE_MODE = 0o755
+# The supervisor sets only names of this shape, from one frame of at most this many bytes.
+VARIABLE_NAME = re.compile(r"CYBER_DOJO_[A-Z0-9_]+")
+VARIABLES_MAX_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -56,15 +61,38 @@ def _file(name: str, content: str) -> bytes:
     )
 
 
-def request(limits: Limits, files: Mapping[str, str], deleted: Collection[str] = ()) -> bytes:
-    """The bytes a run's container reads: limits, names to delete, files, end.
+def _variables(variables: Mapping[str, str]) -> bytes:
+    for name, value in variables.items():
+        if not VARIABLE_NAME.fullmatch(name) or "\n" in value or "\0" in value:
+            raise ValueError(f"{name}={value!r} cannot be a run's variable")
+    payload = "".join(f"{name}={value}\n" for name, value in variables.items()).encode()
+    if len(payload) > VARIABLES_MAX_BYTES:
+        raise ValueError(f"a run's variables take {len(payload)} bytes, over {VARIABLES_MAX_BYTES}")
+    return payload
+
+
+def request(
+    limits: Limits,
+    files: Mapping[str, str],
+    deleted: Collection[str] = (),
+    variables: Mapping[str, str] | None = None,
+) -> bytes:
+    """The bytes a run's container reads: limits, variables, names to delete, files, end.
 
     Args:
         limits: the run's bounds.
         files: validated relative names to text (see `app.sandbox.files.validate`).
         deleted: names to remove from a kata volume first (no longer sent by the client).
+        variables: the run's own `CYBER_DOJO_*` environment variables.
+
+    Raises:
+        ValueError: a variable's name is not `CYBER_DOJO_*`, a value holds a newline or NUL,
+            or they take more than `VARIABLES_MAX_BYTES` (a bug: names and values are
+            validated long before).
     """
     parts = [MAGIC, _frame(b"L", limits.encoded())]
+    if variables:
+        parts.append(_frame(b"V", _variables(variables)))
     parts += [_frame(b"D", name.encode()) for name in deleted]
     parts += [_file(name, content) for name, content in files.items()]
     parts.append(_frame(b"E", b""))

@@ -78,6 +78,7 @@ class Runner:
         *,
         kata: tuple[str, int] | None = None,
         deleted: Collection[str] = (),
+        kata_name: str | None = None,
     ) -> RunResult:
         """Runs `files`' cyber-dojo.sh in a new container of `image`.
 
@@ -89,6 +90,7 @@ class Runner:
             kata: a kata volume for /sandbox instead of a fresh tmpfs, and the uid that owns
                 its files.
             deleted: names to remove from the volume first (no longer sent by the client).
+            kata_name: the client's name for the kata, the run's CYBER_DOJO_ID (else run_id).
 
         Returns:
             The result; expected failures (timeout, a missing image) are outcomes, not raises.
@@ -112,7 +114,8 @@ class Runner:
             sock = self._fresh(report.digest, name, run_id, kata)
         try:
             harvester = Harvester(limits.out_cap, len(files), limits.created_max, limits.kept_max)
-            feed = request(limits, files, deleted)
+            variables = {"CYBER_DOJO_ID": kata_name or run_id, "CYBER_DOJO_IMAGE_NAME": image}
+            feed = request(limits, files, deleted, variables)
             return self._feed_and_read(name, sock, feed, harvester, report, kata is not None)
         finally:
             self._leftovers.append(name)

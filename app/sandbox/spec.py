@@ -25,6 +25,12 @@ SUPERVISOR_MOUNT = "/greenbar"
 GVISOR_PIDS_FACTOR = 32
 GVISOR_MEMORY_MIB = 64
 SUPERVISOR_COMMAND = f"{SUPERVISOR_MOUNT}/supervisor"
+SANDBOX = "/sandbox"
+# cyber-dojo's: start points source helper files from ~ and keep caches there. The values a
+# run alone knows (CYBER_DOJO_ID, CYBER_DOJO_IMAGE_NAME) come in its request (feed.py), as a
+# warm container is made before its run is known.
+HOME = "/home/sandbox"
+ENVIRONMENT = {"HOME": HOME, "CYBER_DOJO_SANDBOX": SANDBOX, "CYBER_DOJO_RUNNER": "greenbar"}
 
 
 RUN_PREFIX = "greenbar-run-"
@@ -75,7 +81,8 @@ def spec(
         "command": [SUPERVISOR_COMMAND, *ids],
         "name": name,
         "user": "0:0",  # the supervisor's first step makes it a non-root uid of its own
-        "working_dir": "/sandbox",
+        "working_dir": SANDBOX,
+        "environment": dict(ENVIRONMENT),
         # docker-py sets StdinOnce with stdin_open: our half-close becomes EOF on stdin.
         "stdin_open": True,
         "network_disabled": settings.network == "none",
@@ -88,15 +95,18 @@ def host_config(
     settings: Settings, uid: int, supervisor: str, volume: str | None = None
 ) -> dict[str, Any]:
     """The HostConfig keywords: isolation and limits."""
-    tmpfs = {"/tmp": _tmpfs(settings.tmp_tmpfs_mib, settings.tmp_inodes, "mode=1777")}
+    owner = f"uid={uid},gid={uid},mode=0755"
+    tmpfs = {
+        "/tmp": _tmpfs(settings.tmp_tmpfs_mib, settings.tmp_inodes, "mode=1777"),
+        HOME: _tmpfs(settings.home_tmpfs_mib, settings.home_inodes, owner),
+    }
     if volume is None:
-        owner = f"uid={uid},gid={uid},mode=0755"
-        tmpfs["/sandbox"] = _tmpfs(settings.sandbox_tmpfs_mib, settings.sandbox_inodes, owner)
+        tmpfs[SANDBOX] = _tmpfs(settings.sandbox_tmpfs_mib, settings.sandbox_inodes, owner)
     # nocopy: the engine would otherwise copy the image's directory at the mount point into
     # an empty volume, owner included, and a kata's files would belong to the image's user.
     binds = {supervisor: {"bind": SUPERVISOR_MOUNT, "mode": "ro,nocopy"}}
     if volume is not None:  # a kata volume, never a host path: no host directory gets in
-        binds[volume] = {"bind": "/sandbox", "mode": "rw,nocopy"}
+        binds[volume] = {"bind": SANDBOX, "mode": "rw,nocopy"}
     gvisor = settings.runtime == "runsc"
     memory = (settings.memory_mib + (GVISOR_MEMORY_MIB if gvisor else 0)) * MIB
     security = ["no-new-privileges"] if settings.no_new_privileges else []

@@ -1,7 +1,11 @@
 """cyber-dojo's image contract, end to end through the API and the real worker: bash where the
 image has it, HOME and the CYBER_DOJO_* variables, the home helper files, sent files' mode."""
 
-from tests.helpers import run
+import uuid
+
+import pytest
+
+from tests.helpers import remove_kata, run
 
 BUSYBOX = "greenbar/busybox-sh"
 PYTHON = "greenbar/python-pytest"
@@ -19,4 +23,70 @@ def test_cyber_dojo_sh_runs_with_sh_where_the_image_has_no_bash(api):
     script = 'echo "bash=${BASH_VERSION:-none}"; ls /bin/bash /usr/bin/bash 2>&1 | wc -l\n'
     result = run(api, {"cyber-dojo.sh": script}, image=BUSYBOX)
     assert result["stdout"]["content"] == "bash=none\n2\n", result
+    assert result["status"] == 0
+
+
+def run_view(api, files, image=BUSYBOX, **fields):
+    """POSTs a run and waits for it; returns the whole view (its id included)."""
+    response = api.post("/runs?wait=25", json={"image": image, "files": files, **fields})
+    assert response.status_code == 200, response.get_json()
+    view = response.get_json()
+    assert view["state"] == "done", view
+    return view
+
+
+# HOME and the CYBER_DOJO_* variables
+
+
+def test_home_is_a_writable_home_sandbox_whose_files_are_not_returned(api):
+    script = (
+        'echo "home=$HOME"; cd ~ && pwd && echo cache > ~/.cache.txt && mkdir -p .tool/x\n'
+        "echo kept > .tool/x/y && cat ~/.cache.txt && echo \"$(stat -c '%u %a' ~) $(id -u)\"\n"
+    )
+    result = run(api, {"cyber-dojo.sh": script}, image=PYTHON)
+    lines = result["stdout"]["content"].splitlines()
+    assert lines[:3] == ["home=/home/sandbox", "/home/sandbox", "cache"], result
+    owner, mode, uid = lines[3].split()
+    assert (owner, mode) == (uid, "755"), "the run's uid owns its home"
+    assert result["created"] == {}
+    assert result["status"] == 0
+
+
+def test_the_cyber_dojo_variables_name_the_sandbox_the_image_and_the_run(api):
+    script = 'env | grep "^CYBER_DOJO_" | sort\n'
+    view = run_view(api, {"cyber-dojo.sh": script}, image=BUSYBOX)
+    assert view["result"]["stdout"]["content"].splitlines() == [
+        f"CYBER_DOJO_ID={view['id']}",
+        f"CYBER_DOJO_IMAGE_NAME={BUSYBOX}",
+        "CYBER_DOJO_RUNNER=greenbar",
+        "CYBER_DOJO_SANDBOX=/sandbox",
+    ]
+
+
+@pytest.fixture
+def kata(docker_client, redis_url):
+    """A fresh kata name; its volume is removed afterwards whatever the test did."""
+    name = f"test-{uuid.uuid4().hex[:12]}"
+    yield name
+    remove_kata(docker_client, redis_url, name)
+
+
+def test_a_kata_runs_cyber_dojo_id_is_the_katas_name_in_every_run(api, kata):
+    script = 'echo "$CYBER_DOJO_ID"\n'
+    first = run(api, {"cyber-dojo.sh": script}, kata=kata)
+    second = run(api, {"cyber-dojo.sh": script}, kata=kata)
+    assert first["stdout"]["content"] == second["stdout"]["content"] == f"{kata}\n"
+
+
+def test_the_home_tmpfs_is_bounded_writing_past_it_fails_with_no_space_not_an_oom_kill(api):
+    script = (
+        "dd if=/dev/zero of=$HOME/big bs=1M count=64 2>&1 | grep -o 'No space left on device'\n"
+        'i=0; while [ $i -lt 4096 ] && true > "$HOME/f$i" 2>/dev/null; do i=$((i + 1)); done\n'
+        'echo "files=$i"\n'
+    )
+    result = run(api, {"cyber-dojo.sh": script}, image=BUSYBOX)
+    lines = result["stdout"]["content"].splitlines()
+    assert lines[0] == "No space left on device", result
+    assert 1000 < int(lines[1].removeprefix("files=")) < 2048, result
+    assert result["outcome"] != "faulty"
     assert result["status"] == 0

@@ -494,7 +494,7 @@ def test_the_environment_holds_no_worker_settings_or_secrets(api, settings):
     script = "env; tr '\\0' '\\n' </proc/1/environ; set"
     result = run(api, {"cyber-dojo.sh": script})
     seen = result["stdout"]["content"]
-    assert "HOME=/sandbox" in seen
+    assert "HOME=/home/sandbox" in seen
     for name in ("GREENBAR_", "REDIS", "DOCKER_HOST", "CELERY", "TOKEN"):
         assert name not in seen.upper(), name
     for secret in (settings.redis_url, *settings.client_tokens, *settings.admin_tokens):

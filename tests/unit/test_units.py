@@ -143,6 +143,36 @@ def test_a_lone_surrogate_in_content_reaches_the_sandbox_as_a_replacement_charac
     assert _file(_frames(sent, b"GBRUN01\n")[2][1])[2] == "a\ufffdb".encode()
 
 
+def test_the_runs_variables_come_after_the_limits_as_name_value_lines():
+    variables = {"CYBER_DOJO_ID": "kata-1", "CYBER_DOJO_IMAGE_NAME": "greenbar/busybox-sh"}
+    sent = request(Limits(1, 10, 1), {"cyber-dojo.sh": ""}, ["old"], variables)
+    frames = _frames(sent, b"GBRUN01\n")
+    assert [kind for kind, _ in frames] == ["L", "V", "D", "F", "E"]
+    assert frames[1][1] == b"CYBER_DOJO_ID=kata-1\nCYBER_DOJO_IMAGE_NAME=greenbar/busybox-sh\n"
+
+
+def test_a_request_without_variables_has_no_variables_frame():
+    frames = _frames(request(Limits(1, 10, 1), {"cyber-dojo.sh": ""}), b"GBRUN01\n")
+    assert [kind for kind, _ in frames] == ["L", "F", "E"]
+
+
+@pytest.mark.parametrize(
+    "variables",
+    [
+        {"PATH": "/evil"},
+        {"LD_PRELOAD": "/sandbox/x.so"},
+        {"CYBER_DOJO_": "no name after the prefix"},
+        {"cyber_dojo_id": "lower case"},
+        {"CYBER_DOJO_ID": "two\nlines"},
+        {"CYBER_DOJO_ID": "a\0b"},
+        {"CYBER_DOJO_ID": "x" * 4096},
+    ],
+)
+def test_variables_the_supervisor_would_refuse_are_refused_before_sending(variables):
+    with pytest.raises(ValueError):
+        request(Limits(1, 10, 1), {"cyber-dojo.sh": ""}, variables=variables)
+
+
 # app.sandbox.text.cleaned
 
 
@@ -544,6 +574,18 @@ def test_the_container_spec_is_labelled_and_hardened_from_the_settings():
     assert "nr_inodes=16384" in host["tmpfs"]["/sandbox"]
     assert "nr_inodes=4096" in host["tmpfs"]["/tmp"]
     assert {u["name"] for u in host["ulimits"]} == {"core", "fsize", "nofile", "stack"}
+
+
+def test_the_container_has_cyber_dojos_home_and_sandbox_variables_and_a_bounded_home():
+    made = spec(SETTINGS, "sha256:abc", "n", {}, 100007, "sup", volume="greenbar-kata-k")
+    assert made["environment"] == {
+        "HOME": "/home/sandbox",
+        "CYBER_DOJO_SANDBOX": "/sandbox",
+        "CYBER_DOJO_RUNNER": "greenbar",
+    }
+    home = made["host_config"]["tmpfs"]["/home/sandbox"]
+    assert "size=16m,nr_inodes=2048,uid=100007,gid=100007" in home, "a kata run gets one too"
+    assert "/sandbox" not in made["host_config"]["tmpfs"]
 
 
 def test_the_container_runs_under_runc_unless_another_runtime_is_set():
