@@ -115,7 +115,7 @@ static void add_sent(sent_list_t *sent, const char *name, size_t len, unsigned c
     file->present = 0;
 }
 
-/* A file frame: NAME_LENGTH(2) NAME MODE(4) CONTENT. */
+/* A file frame: NAME_LENGTH(2) NAME MODE(4) CONTENT; `sent` NULL for a home file. */
 static void take_file(int rootfd, const unsigned char *p, size_t len, struct timespec mtime,
                       sent_list_t *sent) {
     if (len < 6) die("a file frame too short");
@@ -126,7 +126,7 @@ static void take_file(int rootfd, const unsigned char *p, size_t len, struct tim
     unsigned char sha[32];
     files_write(rootfd, name, u32_at(p + 2 + name_len), p + 6 + name_len, len - 6 - name_len,
                 mtime, sha);
-    add_sent(sent, name, name_len, sha);
+    if (sent != NULL) add_sent(sent, name, name_len, sha);
     free(name);
 }
 
@@ -153,7 +153,7 @@ void frames_read_input(const ids_t *ids, limits_t *limits, sent_list_t *sent, tr
     char magic[sizeof IN_MAGIC - 1];
     if (!read_exact(0, magic, sizeof magic)) _exit(0); /* a warm container nobody took */
     if (memcmp(magic, IN_MAGIC, sizeof magic) != 0) die("the request has no magic line");
-    int rootfd = -1, limited = 0, named = 0;
+    int rootfd = -1, homefd = -1, limited = 0, named = 0;
     struct timespec mtime = {0, 0};
     for (;;) {
         unsigned char header[5];
@@ -177,6 +177,10 @@ void frames_read_input(const ids_t *ids, limits_t *limits, sent_list_t *sent, tr
         } else if (type == 'V' && !named) {
             set_variables(payload, len);
             named = 1;
+        } else if (type == 'H' && len <= HOME_FILE_MAX_BYTES) {
+            if (homefd < 0) homefd = open(HOME, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+            if (homefd < 0) die_errno("open " HOME);
+            take_file(homefd, payload, len, mtime, NULL);
         } else if (type == 'D' && valid_name((const char *)payload, len)) {
             char *name = checked_strdup((const char *)payload, len);
             files_delete(rootfd, name);
@@ -192,5 +196,6 @@ void frames_read_input(const ids_t *ids, limits_t *limits, sent_list_t *sent, tr
         free(payload);
     }
     close(rootfd);
+    if (homefd >= 0) close(homefd);
     act_as_self(ids);
 }

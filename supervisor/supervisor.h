@@ -14,6 +14,9 @@
  *   'L' limits, "key=value\n" lines: max_ms, out_cap, created_max, kept_max, nproc (first)
  *   'V' the run's own variables, "NAME=value\n" lines, each NAME starting CYBER_DOJO_ (at most
  *       one frame, VARIABLES_MAX_BYTES): CYBER_DOJO_ID, CYBER_DOJO_IMAGE_NAME
+ *   'H' a helper file for the run's home, /home/sandbox (e.g. cyber_dojo_fs_cleaners.sh, which
+ *       cyber-dojo's start points source): as 'F' below, at most HOME_FILE_MAX_BYTES, never
+ *       reported
  *   'D' a name to delete from /sandbox (a kata volume: a file the client no longer sends)
  *   'F' a file: NAME_LENGTH(2) NAME MODE(4) CONTENT; written only if its content differs
  *       from what /sandbox holds, with an mtime newer than anything there
@@ -42,6 +45,8 @@
 #include <sys/types.h>
 
 #define SANDBOX "/sandbox"
+#define HOME "/home/sandbox"
+#define HOME_FILE_MAX_BYTES 65536
 #define NAME_MAX_BYTES 4096
 #define FRAME_MAX_BYTES (64u << 20)
 #define VARIABLES_MAX_BYTES 4096

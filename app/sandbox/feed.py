@@ -2,8 +2,8 @@
 
 The magic line `GBRUN01`, then frames TYPE (1 byte), LENGTH (4 bytes, big-endian), PAYLOAD:
 `L` the limits as `key=value` lines, `V` the run's own `CYBER_DOJO_*` variables as
-`NAME=value` lines, `D` a name to delete, `F` a file (name length, name, mode, content), `E`
-the end. `supervisor/supervisor.h` is the other side.
+`NAME=value` lines, `H` a helper file for the run's HOME, `D` a name to delete, `F` a file
+(name length, name, mode, content), `E` the end. `supervisor/supervisor.h` is the other side.
 """
 
 import re
@@ -18,6 +18,8 @@ FILE_MODE = 0o755
 # The supervisor sets only names of this shape, from one frame of at most this many bytes.
 VARIABLE_NAME = re.compile(r"CYBER_DOJO_[A-Z0-9_]+")
 VARIABLES_MAX_BYTES = 4096
+HOME_FILE_MODE = 0o644
+HOME_FILE_MAX_BYTES = 65536  # a whole H frame, as the supervisor bounds it
 
 
 @dataclass(frozen=True)
@@ -54,11 +56,18 @@ def _frame(kind: bytes, payload: bytes) -> bytes:
     return kind + struct.pack(">I", len(payload)) + payload
 
 
-def _file(name: str, content: str) -> bytes:
+def _file(name: str, content: str, kind: bytes = b"F", mode: int = FILE_MODE) -> bytes:
     raw = name.encode()
     return _frame(
-        b"F", struct.pack(">H", len(raw)) + raw + struct.pack(">I", FILE_MODE) + encoded(content)
+        kind, struct.pack(">H", len(raw)) + raw + struct.pack(">I", mode) + encoded(content)
     )
+
+
+def _home_file(name: str, content: str) -> bytes:
+    frame = _file(name, content, b"H", HOME_FILE_MODE)
+    if len(frame) - 5 > HOME_FILE_MAX_BYTES:
+        raise ValueError(f"home file {name} is over {HOME_FILE_MAX_BYTES} bytes")
+    return frame
 
 
 def _variables(variables: Mapping[str, str]) -> bytes:
@@ -76,23 +85,27 @@ def request(
     files: Mapping[str, str],
     deleted: Collection[str] = (),
     variables: Mapping[str, str] | None = None,
+    home: Mapping[str, str] | None = None,
 ) -> bytes:
-    """The bytes a run's container reads: limits, variables, names to delete, files, end.
+    """The bytes a run's container reads: limits, variables, home files, names to delete,
+    files, end.
 
     Args:
         limits: the run's bounds.
         files: validated relative names to text (see `app.sandbox.files.validate`).
         deleted: names to remove from a kata volume first (no longer sent by the client).
         variables: the run's own `CYBER_DOJO_*` environment variables.
+        home: helper files for the run's HOME by relative name (see app/sandbox/home/).
 
     Raises:
         ValueError: a variable's name is not `CYBER_DOJO_*`, a value holds a newline or NUL,
-            or they take more than `VARIABLES_MAX_BYTES` (a bug: names and values are
-            validated long before).
+            or they take more than `VARIABLES_MAX_BYTES`; a home file is over
+            `HOME_FILE_MAX_BYTES` (bugs: names and values are validated long before).
     """
     parts = [MAGIC, _frame(b"L", limits.encoded())]
     if variables:
         parts.append(_frame(b"V", _variables(variables)))
+    parts += [_home_file(name, content) for name, content in (home or {}).items()]
     parts += [_frame(b"D", name.encode()) for name in deleted]
     parts += [_file(name, content) for name, content in files.items()]
     parts.append(_frame(b"E", b""))

@@ -14,6 +14,7 @@ from app.outcomes import Outcome
 from app.sandbox import spec
 from app.sandbox.feed import Limits, request
 from app.sandbox.harvest import Harvest, Harvester
+from app.sandbox.home import home_files
 from app.sandbox.pool import WarmPool
 from app.sandbox.result import Kept, RunResult
 from app.sandbox.stream import CapExceeded, DeadlinePassed, OutputStream
@@ -115,7 +116,7 @@ class Runner:
         try:
             harvester = Harvester(limits.out_cap, len(files), limits.created_max, limits.kept_max)
             variables = {"CYBER_DOJO_ID": kata_name or run_id, "CYBER_DOJO_IMAGE_NAME": image}
-            feed = request(limits, files, deleted, variables)
+            feed = request(limits, files, deleted, variables, home_files())
             return self._feed_and_read(name, sock, feed, harvester, report, kata is not None)
         finally:
             self._leftovers.append(name)

@@ -90,3 +90,31 @@ def test_the_home_tmpfs_is_bounded_writing_past_it_fails_with_no_space_not_an_oo
     assert 1000 < int(lines[1].removeprefix("files=")) < 2048, result
     assert result["outcome"] != "faulty"
     assert result["status"] == 0
+
+
+# The home helper files
+
+
+CLEANERS = """set -e
+source ~/cyber_dojo_fs_cleaners.sh
+mkdir -p cache/deep report && echo x > cache/deep/x && echo old > report/old.txt
+echo gone > gone.txt && echo kept > kept.txt
+cyber_dojo_reset_dirs report
+echo new > report/new.txt
+trap 'cyber_dojo_delete_dirs cache no-such-dir; cyber_dojo_delete_files gone.txt nothing' EXIT
+echo ran
+"""
+
+
+def test_the_fs_cleaners_a_start_point_sources_keep_what_they_delete_out_of_the_result(api):
+    result = run(api, {"cyber-dojo.sh": CLEANERS}, image=PYTHON)
+    assert result["stdout"]["content"] == "ran\n", result["stderr"]
+    assert result["status"] == 0
+    assert set(result["created"]) == {"kept.txt", "report/new.txt"}
+
+
+def test_the_fs_cleaners_also_serve_an_image_without_bash(api):
+    script = CLEANERS.replace("source ~/", ". ~/")
+    result = run(api, {"cyber-dojo.sh": script}, image=BUSYBOX)
+    assert result["stdout"]["content"] == "ran\n", result["stderr"]
+    assert set(result["created"]) == {"kept.txt", "report/new.txt"}

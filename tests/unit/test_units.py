@@ -17,6 +17,7 @@ from app.images.allowlist import Allowlist
 from app.sandbox.feed import Limits, request
 from app.sandbox.files import validate
 from app.sandbox.harvest import Harvester
+from app.sandbox.home import home_files
 from app.sandbox.spec import container_name, run_labels, spec
 from app.sandbox.stream import DIAGNOSTICS_MAX_BYTES, CapExceeded, DeadlinePassed, OutputStream
 from app.sandbox.text import cleaned
@@ -171,6 +172,29 @@ def test_a_request_without_variables_has_no_variables_frame():
 def test_variables_the_supervisor_would_refuse_are_refused_before_sending(variables):
     with pytest.raises(ValueError):
         request(Limits(1, 10, 1), {"cyber-dojo.sh": ""}, variables=variables)
+
+
+def test_home_files_go_after_the_variables_as_0644_files_of_their_own_kind():
+    home = {"cyber_dojo_fs_cleaners.sh": "cyber_dojo_delete_dirs() { :; }\n"}
+    sent = request(Limits(1, 10, 1), {"cyber-dojo.sh": ""}, (), {"CYBER_DOJO_ID": "k"}, home)
+    frames = _frames(sent, b"GBRUN01\n")
+    assert [kind for kind, _ in frames] == ["L", "V", "H", "F", "E"]
+    assert _file(frames[2][1]) == (
+        "cyber_dojo_fs_cleaners.sh",
+        0o644,
+        b"cyber_dojo_delete_dirs() { :; }\n",
+    )
+
+
+def test_a_home_file_over_the_supervisors_bound_is_refused_before_sending():
+    with pytest.raises(ValueError, match="65536"):
+        request(Limits(1, 10, 1), {}, home={"big.sh": "x" * 65536})
+
+
+def test_greenbars_fs_cleaners_define_the_three_functions_cyber_dojo_start_points_call():
+    cleaners = home_files()["cyber_dojo_fs_cleaners.sh"]
+    for function in ("cyber_dojo_delete_dirs", "cyber_dojo_delete_files", "cyber_dojo_reset_dirs"):
+        assert f"\n{function}() {{\n" in cleaners
 
 
 # app.sandbox.text.cleaned
