@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from app.sandbox.files import encoded
 
 MAGIC = b"GBRUN01\n"
-FILE_MODE = 0o755
+# cyber-dojo's mode for the learner's files: cyber-dojo.sh is run through the shell, and a
+# script that wants another executable says `chmod +x` itself.
+FILE_MODE = 0o644
 # The supervisor sets only names of this shape, from one frame of at most this many bytes.
 VARIABLE_NAME = re.compile(r"CYBER_DOJO_[A-Z0-9_]+")
 VARIABLES_MAX_BYTES = 4096

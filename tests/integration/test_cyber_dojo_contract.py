@@ -118,3 +118,21 @@ def test_the_fs_cleaners_also_serve_an_image_without_bash(api):
     result = run(api, {"cyber-dojo.sh": script}, image=BUSYBOX)
     assert result["stdout"]["content"] == "ran\n", result["stderr"]
     assert set(result["created"]) == {"kept.txt", "report/new.txt"}
+
+
+# Sent files' mode
+
+
+def test_sent_files_arrive_0644_as_cyber_dojo_has_them_and_a_script_may_chmod_its_own(api):
+    script = "stat -c '%a %n' cyber-dojo.sh deep/er/tool.sh\nchmod +x deep/er/tool.sh\n"
+    script += "./deep/er/tool.sh\n"
+    result = run(api, {"cyber-dojo.sh": script, "deep/er/tool.sh": "echo tool ran\n"})
+    assert result["stdout"]["content"] == "644 cyber-dojo.sh\n644 deep/er/tool.sh\ntool ran\n"
+    assert result["changed"] == {}, "a mode is not a change"
+
+
+def test_a_kata_file_sent_again_unchanged_is_made_0644_again(api, kata):
+    files = {"cyber-dojo.sh": "stat -c '%a' tool.sh; chmod 0700 tool.sh", "tool.sh": "true\n"}
+    first = run(api, files, kata=kata)
+    second = run(api, files, kata=kata)
+    assert first["stdout"]["content"] == second["stdout"]["content"] == "644\n"

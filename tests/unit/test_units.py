@@ -134,7 +134,7 @@ def test_the_request_holds_the_limits_then_the_deletes_then_each_file_then_its_e
     assert frames[0][1] == (b"max_ms=7000\nout_cap=51201\ncreated_max=16\nkept_max=1024\nnproc=0\n")
     assert frames[1][1] == b"old.txt"
     assert [_file(payload) for _, payload in frames[2:5]] == [
-        (name, 0o755, content.encode()) for name, content in files.items()
+        (name, 0o644, content.encode()) for name, content in files.items()
     ]
     assert frames[5][1] == b""
 
