@@ -17,7 +17,11 @@ from app.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-BUNDLED_IMAGES = ("greenbar/busybox-sh", "greenbar/python-pytest")
+BUNDLED_IMAGES = (
+    "greenbar/busybox-sh",
+    "greenbar/python-pytest",
+    "greenbar/cyber-dojo-python-pytest",
+)
 # GREENBAR_* variables read outside Settings, which a start must not warn of.
 OTHER_VARIABLES = frozenset(
     {

@@ -2,6 +2,7 @@
 image has it, HOME and the CYBER_DOJO_* variables, the home helper files, sent files' mode."""
 
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -9,6 +10,8 @@ from tests.helpers import remove_kata, run
 
 BUSYBOX = "greenbar/busybox-sh"
 PYTHON = "greenbar/python-pytest"
+CYBER_DOJO = "greenbar/cyber-dojo-python-pytest"
+START = Path(__file__).resolve().parents[2] / "images" / "cyber-dojo-python-pytest" / "start"
 BASH_ONLY = 'source /dev/null\nif [[ "a" == a* ]]; then echo "bash $BASH_VERSION"; fi\n'
 
 
@@ -136,3 +139,41 @@ def test_a_kata_file_sent_again_unchanged_is_made_0644_again(api, kata):
     first = run(api, files, kata=kata)
     second = run(api, files, kata=kata)
     assert first["stdout"]["content"] == second["stdout"]["content"] == "644\n"
+
+
+# An image shaped like cyber-dojo's, and its start point with cyber-dojo's standard header
+
+
+def start_point() -> dict[str, str]:
+    return {path.name: path.read_text() for path in sorted(START.iterdir())}
+
+
+def test_the_start_point_has_cyber_dojos_header():
+    script = start_point()["cyber-dojo.sh"]
+    assert "source ~/cyber_dojo_fs_cleaners.sh" in script
+    assert "${CYBER_DOJO_SANDBOX}" in script
+
+
+def test_the_cyber_dojo_shaped_start_point_is_red_as_shipped_and_leaves_no_cache_behind(api):
+    result = run(api, start_point(), image=CYBER_DOJO)
+    assert result["outcome"] == "red", result
+    assert result["status"] == 1
+    assert "assert 54 == 42" in result["stdout"]["content"]
+    assert result["created"] == {}, "its EXIT trap deleted .pytest_cache"
+    assert result["changed"] == {} and result["deleted"] == []
+
+
+def test_the_cyber_dojo_shaped_start_point_is_amber_with_a_syntax_error(api):
+    files = {**start_point(), "hiker.py": "def answer(:\n    return 6 * 9\n"}
+    result = run(api, files, image=CYBER_DOJO)
+    assert result["outcome"] == "amber", result
+    assert result["status"] == 2
+    assert "SyntaxError" in result["stdout"]["content"]
+
+
+def test_the_cyber_dojo_shaped_start_point_is_green_when_fixed(api):
+    files = {**start_point(), "hiker.py": "def answer():\n    return 42\n"}
+    result = run(api, files, image=CYBER_DOJO)
+    assert result["outcome"] == "green", result
+    assert "1 passed" in result["stdout"]["content"]
+    assert result["created"] == {}
