@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from app.config_profiles import for_image, profile_problems
 from app.config_rules import contradictions, out_of_bounds, variable, weakened
 from app.errors import ConfigError
 
@@ -120,6 +121,11 @@ class Settings:
     # here, not among the learner's files, and are never returned.
     home_tmpfs_mib: int = 16
     home_inodes: int = 2048
+    # Capabilities run containers get beyond the supervisor's (the run holds none of them):
+    # only SYS_PTRACE, which relaxes the default seccomp profile for sanitizers.
+    extra_capabilities: tuple[str, ...] = ()
+    # Per-image container limits, JSON: see app/config_profiles.py.
+    image_profiles: str = ""
     # The most the host reads back from one container before it gives up on it.
     read_cap_mib: int = 96
     # Warm containers per image kept ready by each worker; drained when unused this long.
@@ -156,8 +162,16 @@ class Settings:
         problems = out_of_bounds(self) + weakened(self)
         if not problems:
             problems = contradictions(self)
+        if not problems:
+            problems = profile_problems(self)
         if problems:
             raise ConfigError("\n".join(problems))
+
+    def for_image(self, image: str) -> "Settings":
+        """These settings with the first image profile matching `image` applied (itself when
+        none does): the container settings of that image's runs."""
+        profiled: Settings = for_image(self, image)
+        return profiled
 
     @property
     def last_uid(self) -> int:

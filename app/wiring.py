@@ -207,6 +207,11 @@ class NodeContext:
         """The images this worker runs: its allowlist's and its tracks' live ones."""
         return to_prepull(self.settings.images, self.settings.tracks, self.stores.tracks)
 
+    def warmed_images(self) -> list[str]:
+        """The images this worker keeps warm containers of: those it runs with the node's
+        settings (a profiled image's runs get fresh containers, made to its profile)."""
+        return [i for i in self.wanted_images() if self.settings.for_image(i) is self.settings]
+
     def ensure_evaluator(self) -> None:
         """Pulls the evaluator image (where rag lambdas run) if the node lacks it and pulls are
         enabled; a failure is logged, and colours say the image is missing until it is there."""
@@ -243,7 +248,7 @@ class NodeContext:
             WarmPool(client, worker, self.externals.clock.wall),
             engine,
             settings,
-            self.wanted_images,
+            self.warmed_images,
             SupervisorVolume(engine, client, settings, self.externals.clock.sleep),
             UidAllocator(client, settings.node, settings.uid_base, settings.uid_count),
         )

@@ -99,20 +99,23 @@ class Runner:
         Raises:
             EngineUnavailable: the Docker engine failed.
         """
-        report = _Report(self._settings, image, max_seconds, self._clock(), self._clock)
+        settings = self._settings.for_image(image)
+        report = _Report(settings, image, max_seconds, self._clock(), self._clock)
         try:
             report.digest = self._engine.image_id(image)
         except ImageMissing:
             return report.pulling()
         kept = KEPT_NAMES_MAX if kata is not None else 0
         limits = Limits(
-            max_seconds, self._limit + 1, self._settings.created_files_max, kept, self._nproc
+            max_seconds, self._limit + 1, settings.created_files_max, kept, _nproc(settings)
         )
         name = spec.container_name(run_id)
-        sock = self._warm(report.digest, name) if kata is None else None
+        # Warm containers have the node's settings: a profiled image's runs get fresh ones.
+        warm = kata is None and settings is self._settings
+        sock = self._warm(report.digest, name) if warm else None
         report.warm = sock is not None
         if sock is None:
-            sock = self._fresh(report.digest, name, run_id, kata)
+            sock = self._fresh(settings, report.digest, name, run_id, kata)
         try:
             harvester = Harvester(limits.out_cap, len(files), limits.created_max, limits.kept_max)
             variables = {"CYBER_DOJO_ID": kata_name or run_id, "CYBER_DOJO_IMAGE_NAME": image}
@@ -122,15 +125,18 @@ class Runner:
             self._leftovers.append(name)
 
     def _fresh(
-        self, digest: str, name: str, run_id: str, kata: tuple[str, int] | None
+        self,
+        settings: Settings,
+        digest: str,
+        name: str,
+        run_id: str,
+        kata: tuple[str, int] | None,
     ) -> socket.socket:
         supervisor = self._supervisor.ensure(digest)
         uid = kata[1] if kata is not None else self._uids.allocate()
         labels = spec.run_labels(self._settings, run_id)
         volume = kata[0] if kata is not None else None
-        self._engine.create(
-            spec.spec(self._settings, digest, name, labels, uid, supervisor, volume)
-        )
+        self._engine.create(spec.spec(settings, digest, name, labels, uid, supervisor, volume))
         sock = self._engine.attach(name)
         try:
             self._engine.start(name)
@@ -211,11 +217,6 @@ class Runner:
             if state.running or state.exit_code != KILLED_STATUS or self._clock() >= deadline:
                 return False
             self._sleep(OOM_FLAG_PAUSE_SECONDS)
-
-    @property
-    def _nproc(self) -> int:
-        # The pids limit less the supervisor and docker-init, which are not the run's uid.
-        return max(self._settings.pids_limit - 2, 1)
 
     @property
     def _limit(self) -> int:
@@ -325,3 +326,8 @@ class _Report:
             sandbox_kib=metrics.get("sandbox_kib", 0),
             kept=kept if kata else None,
         )
+
+
+def _nproc(settings: Settings) -> int:
+    # The pids limit less the supervisor and docker-init, which are not the run's uid.
+    return max(settings.pids_limit - 2, 1)

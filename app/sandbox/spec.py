@@ -117,7 +117,7 @@ def host_config(
         "network_mode": settings.network,
         "read_only": settings.read_only,
         "cap_drop": list(settings.cap_drop),
-        "cap_add": list(SUPERVISOR_CAPABILITIES),
+        "cap_add": [*SUPERVISOR_CAPABILITIES, *settings.extra_capabilities],
         "security_opt": security,
         "init": settings.init and not gvisor,
         "pids_limit": settings.pids_limit * (GVISOR_PIDS_FACTOR if gvisor else 1),

@@ -1,6 +1,9 @@
 """The Reaper, the WarmPool and its PoolKeeper as they are, over a MemoryEngine and a private
 Redis: what is stale and what is kept, and a run taking a warm container, with no Docker."""
 
+import dataclasses
+import json
+
 import pytest
 
 from app.cluster.reaper import Reaper
@@ -8,6 +11,7 @@ from app.config import Settings
 from app.externals.clock import ManualClock
 from app.externals.memory_engine import MemoryEngine, Program
 from app.sandbox.pool import PoolKeeper, WarmPool
+from app.sandbox.runner import Runner
 from app.sandbox.spec import container_name, pool_labels, run_labels, spec
 from tests.contract.conftest import IMAGE, fixture_private_redis, fixture_run_path  # noqa: F401
 from tests.contract.programs import supervisor_result
@@ -117,3 +121,33 @@ def test_a_warm_container_that_died_waiting_gives_way_to_a_fresh_one(run_path):
     assert (result.outcome, result.warm) == (None, False)
     assert result.stdout["content"] == "fresh\n"
     assert run_path.engine.state(dead) is None and pool.ready(digest) == 0
+
+
+def test_a_profiled_images_run_gets_a_fresh_container_and_leaves_the_warm_ones(run_path):
+    digest = run_path.engine.add_image(
+        IMAGE, program=Program(stdout=supervisor_result(0, stdout=b"fresh\n"))
+    )
+    pool = WarmPool(run_path.client, "profiled@unit")
+    keeper = PoolKeeper(
+        pool,
+        run_path.engine,
+        run_path.settings,
+        lambda: [IMAGE],
+        run_path.supervisor,
+        run_path.uids,
+        interval=0.01,
+    )
+    profiles = json.dumps({IMAGE: {"memory_mib": 1024}})
+    profiled = dataclasses.replace(run_path.settings, image_profiles=profiles)
+    keeper.start()
+    try:
+        full = run_path.settings.pool_size
+        wait_until(lambda: pool.ready(digest) == full, 5, "the keeper to fill the pool")
+        runner = Runner(run_path.engine, profiled, run_path.supervisor, run_path.uids, pool=pool)
+        result = runner.run(IMAGE, FILES, 10, "profiled")
+        assert pool.ready(digest) == full, "no warm container was taken"
+    finally:
+        keeper.stop()
+    assert (result.outcome, result.warm) == (None, False)
+    assert result.stdout["content"] == "fresh\n"
+    runner.dispose()
