@@ -1,12 +1,20 @@
 """cyber-dojo's image contract, end to end through the API and the real worker: bash where the
 image has it, HOME and the CYBER_DOJO_* variables, the home helper files, sent files' mode."""
 
+import socket
+import struct
 import uuid
 from pathlib import Path
 
 import pytest
+import redis
 
-from tests.helpers import remove_kata, run
+from app.externals.engine import Engine
+from app.sandbox import feed, spec
+from app.sandbox.feed import Limits
+from app.sandbox.supervisor import SupervisorVolume
+from app.sandbox.uids import UidAllocator
+from tests.helpers import remove_kata, run, wait_until
 
 BUSYBOX = "greenbar/busybox-sh"
 PYTHON = "greenbar/python-pytest"
@@ -177,3 +185,54 @@ def test_the_cyber_dojo_shaped_start_point_is_green_when_fixed(api):
     assert result["outcome"] == "green", result
     assert "1 passed" in result["stdout"]["content"]
     assert result["created"] == {}
+
+
+# The supervisor's side of the V frame: only CYBER_DOJO_* names, whatever the host sends
+
+
+def _raw_run(settings, request_bytes: bytes) -> tuple[int | None, bytes]:
+    """Sends `request_bytes` as the whole request to a fresh run container; returns its exit
+    code and everything it wrote (docker's multiplexed stream, unparsed)."""
+    engine = Engine.from_env()
+    client = redis.Redis.from_url(settings.redis_url)
+    uid = UidAllocator(client, settings.node, settings.uid_base, settings.uid_count).allocate()
+    run_id = f"raw-{uuid.uuid4().hex[:16]}"
+    name = spec.container_name(run_id)
+    volume = SupervisorVolume(engine, client, settings).ensure(engine.image_id(BUSYBOX))
+    labels = spec.run_labels(settings, run_id)
+    engine.create(spec.spec(settings, engine.image_id(BUSYBOX), name, labels, uid, volume))
+    try:
+        sock = engine.attach(name)
+        engine.start(name)
+        sock.settimeout(10)
+        sock.sendall(request_bytes)
+        sock.shutdown(socket.SHUT_WR)
+        said = b""
+        while chunk := sock.recv(65536):
+            said += chunk
+        sock.close()
+        wait_until(lambda: engine.exit_code(name) is not None, 10, "the container to end")
+        return engine.exit_code(name), said
+    finally:
+        engine.remove(name)
+
+
+def _frame(kind: bytes, payload: bytes) -> bytes:
+    return kind + struct.pack(">I", len(payload)) + payload
+
+
+@pytest.mark.parametrize("line", [b"PATH=/sandbox", b"LD_PRELOAD=/sandbox/x.so", b"CYBER_DOJO_=x"])
+def test_the_supervisor_refuses_a_variable_not_named_cyber_dojo(settings, images, line):
+    limits = Limits(5, 100, 1).encoded()
+    raw = feed.MAGIC + _frame(b"L", limits) + _frame(b"V", line + b"\n") + _frame(b"E", b"")
+    code, said = _raw_run(settings, raw)
+    assert code == 70, said
+    assert b"a variable not named CYBER_DOJO_*" in said
+
+
+def test_the_supervisor_refuses_a_home_file_over_its_bound(settings, images):
+    big = struct.pack(">H", 1) + b"x" + struct.pack(">I", 0o644) + b"y" * 65536
+    raw = feed.MAGIC + _frame(b"L", Limits(5, 100, 1).encoded()) + _frame(b"H", big)
+    code, said = _raw_run(settings, raw + _frame(b"E", b""))
+    assert code == 70, said
+    assert b"an unknown or malformed request frame" in said
