@@ -14,7 +14,7 @@ from app.config_rules import open_to_all, reached_on
 from app.images.fan_out import PullFanOut
 from app.jobs.submission import Jobs, Send
 from app.wiring import for_web
-from web import colours, errors, health, metrics, nodes, openapi, runs, tracks
+from web import colours, cyber_dojo, errors, health, metrics, nodes, openapi, runs, tracks
 from web.edge import BodyDeadline
 from web.services import Services
 
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, send: Send | None = None) -> Fl
     app.register_blueprint(metrics.blueprint)
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(cyber_dojo.blueprint)
     errors.register(app)
     return app
 

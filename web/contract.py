@@ -12,6 +12,8 @@ from app.katas.records import KATA_ID
 
 VERSION = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"  # a Docker tag
 RAG_LAMBDA_MAX_CHARS = 65536
+# cyber-dojo's id, for tracing only: its web service sends `<kata id>-<light index>`.
+CYBER_DOJO_ID = {"type": "string", "minLength": 1, "maxLength": 128}
 INT32 = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
 
 
@@ -19,18 +21,19 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
     """Every request body's schema, by name, with this deployment's limits."""
     image = {"type": "string", "minLength": 1, "description": "an allowlisted image"}
     rag_lambda = {"type": "string", "maxLength": RAG_LAMBDA_MAX_CHARS}
+    files = {
+        "type": "object",
+        "maxProperties": settings.files_max_count,
+        "additionalProperties": {"type": "string"},
+        "description": "relative names to text; must hold cyber-dojo.sh",
+    }
     return {
         "RunRequest": _object(
             {
                 "image": image,
                 "track": {"type": "string", "pattern": SLUG.pattern},
                 "version": {"type": "string", "pattern": VERSION},
-                "files": {
-                    "type": "object",
-                    "maxProperties": settings.files_max_count,
-                    "additionalProperties": {"type": "string"},
-                    "description": "relative names to text; must hold cyber-dojo.sh",
-                },
+                "files": files,
                 "max_seconds": {
                     "type": "integer",
                     "minimum": 1,
@@ -52,6 +55,27 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
             ["image", "stdout", "stderr", "status"],
         ),
         "ImageRequest": _object({"image": image}, ["image"]),
+        # cyber-dojo's runner API (web/cyber_dojo.py): its bodies, as its web service sends them.
+        "CyberDojoRun": _object(
+            {
+                "id": CYBER_DOJO_ID,
+                "files": files,
+                "manifest": {
+                    "type": "object",
+                    "properties": {
+                        "image_name": image,
+                        # no maximum: above greenbar's limit it is cut to it, as cyber-dojo cuts
+                        "max_seconds": {"type": "integer", "minimum": 1},
+                        "rag_lambda": rag_lambda,
+                    },
+                    "required": ["image_name"],
+                    # a start point's manifest holds more (display_name, tab_size...): ignored
+                    "additionalProperties": True,
+                },
+            },
+            ["id", "files", "manifest"],
+        ),
+        "CyberDojoPull": _object({"id": CYBER_DOJO_ID, "image_name": image}, ["id", "image_name"]),
     }
 
 
@@ -77,11 +101,19 @@ def conform(value: Any, schema: dict[str, Any], field: str = "body") -> Any:
         _conform_object(value, schema, field)
     elif kind == "string":
         _conform_string(value, schema, field)
-    elif kind == "integer" and not schema.get("minimum", value) <= value <= schema.get(
-        "maximum", value
-    ):
-        raise InvalidRequest(field, f"must be from {schema['minimum']} to {schema['maximum']}")
+    elif kind == "integer":
+        _conform_integer(value, schema, field)
     return value
+
+
+def _conform_integer(value: int, schema: dict[str, Any], field: str) -> None:
+    lowest, highest = schema.get("minimum"), schema.get("maximum")
+    if lowest is not None and highest is not None and not lowest <= value <= highest:
+        raise InvalidRequest(field, f"must be from {lowest} to {highest}")
+    if lowest is not None and value < lowest:
+        raise InvalidRequest(field, f"must be at least {lowest}")
+    if highest is not None and value > highest:
+        raise InvalidRequest(field, f"must be at most {highest}")
 
 
 _ARTICLES = {"object": "a JSON object", "string": "a string", "integer": "a whole number"}
@@ -96,7 +128,7 @@ def _is(value: Any, kind: str) -> bool:
 def _conform_object(value: dict[str, Any], schema: dict[str, Any], field: str) -> None:
     for name in schema.get("required", []):
         if name not in value:
-            raise InvalidRequest(name, "is required")
+            raise InvalidRequest(name if field == "body" else f"{field}[{name}]", "is required")
     if len(value) > schema.get("maxProperties", len(value)):
         raise InvalidRequest(field, f"at most {schema['maxProperties']} entries")
     known, extra = schema.get("properties", {}), schema.get("additionalProperties", True)
