@@ -23,6 +23,7 @@ from app.externals.end_notices import EndNotices
 from app.externals.engine import Engine
 from app.externals.store import Client, connect
 from app.images.allowlist import Allowlist
+from app.images.builds import Builder, BuildStore
 from app.images.fan_out import PullFanOut
 from app.images.node_images import NodeImages
 from app.images.node_pulls import NodePulls
@@ -83,6 +84,7 @@ class Stores:
     depth: QueueDepth
     periodic: OncePerPeriod
     allowlist: Allowlist
+    builds: BuildStore
 
     @classmethod
     def over(cls, externals: Externals, notices: EndNotices | None = None) -> "Stores":
@@ -102,6 +104,7 @@ class Stores:
             depth=QueueDepth(client),
             periodic=OncePerPeriod(client),
             allowlist=Allowlist(settings.images),
+            builds=BuildStore(client, ttl, now),
         )
 
 
@@ -128,6 +131,7 @@ class NodeContext:
     node_pulls: NodePulls
     pruner: Pruner
     reaper: Reaper
+    builder: Builder
 
     @property
     def settings(self) -> Settings:
@@ -201,6 +205,7 @@ class NodeContext:
                 supervisor,
             ),
             reaper=reaper,
+            builder=Builder(stores.builds, engine, settings, monotonic=times.monotonic),
         )
 
     def wanted_images(self) -> list[str]:

@@ -12,6 +12,7 @@ from app.katas.records import KATA_ID
 
 VERSION = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"  # a Docker tag
 RAG_LAMBDA_MAX_CHARS = 65536
+GIT_REFERENCE = r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$"  # never an option: no leading '-'
 INT32 = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
 
 
@@ -52,6 +53,17 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
             ["image", "stdout", "stderr", "status"],
         ),
         "ImageRequest": _object({"image": image}, ["image"]),
+        "BuildRequest": _object(
+            {
+                "track": {"type": "string", "pattern": SLUG.pattern},
+                "git_reference": {
+                    "type": "string",
+                    "pattern": GIT_REFERENCE,
+                    "description": "a branch, a tag or a commit sha of the track's repository",
+                },
+            },
+            ["track", "git_reference"],
+        ),
     }
 
 

@@ -66,6 +66,16 @@ def image_request(body: object, settings: Settings, allowlist: Allowlist) -> str
     return allowlist.check(asked["image"])
 
 
+def build_request(body: object, settings: Settings) -> tuple[str, str]:
+    """The track and git reference of a build.
+
+    Raises:
+        InvalidRequest: naming the field and the rule broken.
+    """
+    asked: dict[str, Any] = conform(body, request_schemas(settings)["BuildRequest"])
+    return asked["track"], asked["git_reference"]
+
+
 def wait_seconds(args: Mapping[str, str], settings: Settings) -> float:
     """The `wait` query parameter: 0 (do not wait) up to wait_max_seconds.
 
