@@ -9,10 +9,14 @@ from typing import Any
 import pytest
 
 from app.colour.exercism import MAX_BYTES, MAX_TESTS, Unreadable, parse, verdict
+from app.config import Settings
+from app.errors import InvalidRequest
+from app.images.allowlist import Allowlist
 from app.outcomes import Outcome
 from app.sandbox import exercism
 from app.sandbox.result import RunResult
 from app.sandbox.text import Text
+from web.schemas import run_request
 
 V1_FAIL = {"version": 1, "status": "fail", "message": "Failed: test_answer\n54 != 42"}
 V2_FAIL = {
@@ -205,10 +209,6 @@ def test_a_result_with_tests_keeps_them_in_its_wire_form_and_one_without_leaves_
 
 
 def _request(**body: Any) -> Any:
-    from app.config import Settings
-    from app.images.allowlist import Allowlist
-    from web.schemas import run_request
-
     allowed = Allowlist(["greenbar/python-exercism"])
     body = {"image": "greenbar/python-exercism", **body}
     return run_request(body, Settings(), allowed, None)  # type: ignore[arg-type]
@@ -238,8 +238,6 @@ def test_a_run_naming_an_exercise_needs_no_cyber_dojo_sh_and_carries_the_slug() 
 def test_a_bad_exercise_or_a_cyber_dojo_sh_beside_one_is_refused_naming_the_field(
     body: dict[str, Any], field: str, rule: str
 ) -> None:
-    from app.errors import InvalidRequest
-
     with pytest.raises(InvalidRequest) as refused:
         _request(**{"files": {"hiker.py": ""}, **body})
     assert refused.value.field == field and rule in refused.value.rule
