@@ -17,7 +17,7 @@ from app.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-BUNDLED_IMAGES = ("greenbar/busybox-sh", "greenbar/python-pytest")
+BUNDLED_IMAGES = ("greenbar/busybox-sh", "greenbar/python-pytest", "greenbar/python-exercism")
 # GREENBAR_* variables read outside Settings, which a start must not warn of.
 OTHER_VARIABLES = frozenset(
     {

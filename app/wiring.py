@@ -38,6 +38,7 @@ from app.jobs.requests import ColourRequest, RunRequest
 from app.jobs.submission import Send
 from app.katas.records import KataStore
 from app.katas.volumes import KataVolumes
+from app.sandbox.exercism import Interfaces
 from app.sandbox.pool import PoolKeeper, WarmPool
 from app.sandbox.runner import Runner
 from app.sandbox.supervisor import SupervisorVolume
@@ -185,7 +186,7 @@ class NodeContext:
             rag_cache=cache,
             evaluator=evaluator,
             runs=RunExecutor(
-                *(runs, node, metrics, runner, light, kata),
+                *(runs, node, metrics, runner, light, kata, Interfaces(engine)),
                 fan_out.request if fan_out.enabled else None,
                 times.monotonic,
             ),
