@@ -8,9 +8,10 @@ from pathlib import Path
 import debootstrap_base
 import docker
 
-NAMES = ("busybox-sh", "python-pytest", "evaluator")
+NAMES = ("busybox-sh", "python-pytest", "evaluator", "python-exercism")
 BUSYBOX = Path("/bin/busybox")
 BASES = {"python-pytest": debootstrap_base.PYTHON_PYTEST, "evaluator": debootstrap_base.EVALUATOR}
+BASES["python-exercism"] = debootstrap_base.PYTHON_PYTEST  # exercism's interface, same base
 
 
 def external_inputs(name: str) -> list[bytes]:

@@ -11,9 +11,11 @@ from app.images.tracks import SLUG
 from app.katas.records import KATA_ID
 
 VERSION = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"  # a Docker tag
+EXERCISE = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # an exercism slug, e.g. two-fer
 RAG_LAMBDA_MAX_CHARS = 65536
 # cyber-dojo's id, for tracing only: its web service sends `<kata id>-<light index>`.
 CYBER_DOJO_ID = {"type": "string", "minLength": 1, "maxLength": 128}
+GIT_REFERENCE = r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$"  # never an option: no leading '-'
 INT32 = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
 
 
@@ -33,7 +35,13 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
                 "image": image,
                 "track": {"type": "string", "pattern": SLUG.pattern},
                 "version": {"type": "string", "pattern": VERSION},
-                "files": files,
+                "files": {
+                    "type": "object",
+                    "maxProperties": settings.files_max_count,
+                    "additionalProperties": {"type": "string"},
+                    "description": "relative names to text; must hold cyber-dojo.sh, "
+                    "except with exercise, when it must not",
+                },
                 "max_seconds": {
                     "type": "integer",
                     "minimum": 1,
@@ -41,6 +49,12 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
                 },
                 "rag_lambda": rag_lambda,
                 "kata": {"type": "string", "pattern": KATA_ID.pattern},
+                "exercise": {
+                    "type": "string",
+                    "pattern": EXERCISE,
+                    "description": "the exercise's slug, for an image that follows exercism's "
+                    "test-runner interface (label greenbar.interface=exercism); no default",
+                },
             },
             ["files"],
         ),
@@ -76,6 +90,46 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
             ["id", "files", "manifest"],
         ),
         "CyberDojoPull": _object({"id": CYBER_DOJO_ID, "image_name": image}, ["id", "image_name"]),
+        "BuildRequest": _object(
+            {
+                "track": {"type": "string", "pattern": SLUG.pattern},
+                "git_reference": {
+                    "type": "string",
+                    "pattern": GIT_REFERENCE,
+                    "description": "a branch, a tag or a commit sha of the track's repository",
+                },
+            },
+            ["track", "git_reference"],
+        ),
+    }
+
+
+def result_schemas() -> dict[str, dict[str, Any]]:
+    """The typed parts of a run's result that are not plain text: `tests`, an exercism
+    run's results.json as app/colour/exercism.py reads it (its versions 1 to 3)."""
+    status = {"type": "string", "enum": ["pass", "fail", "error"]}
+    text = {"type": ["string", "null"]}
+    test = _object(
+        {
+            "name": {"type": "string"},
+            "status": status,
+            "message": text,
+            "output": text,
+            "test_code": text,
+            "task_id": {"type": ["integer", "null"], "description": "version 3 only"},
+        },
+        ["name", "status", "message", "output", "test_code", "task_id"],
+    )
+    return {
+        "RunTests": _object(
+            {
+                "version": {"type": "integer", "enum": [1, 2, 3]},
+                "status": status,
+                "message": text,
+                "tests": {"type": "array", "items": test, "description": "empty in version 1"},
+            },
+            ["version", "status", "message", "tests"],
+        )
     }
 
 

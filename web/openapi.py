@@ -66,6 +66,7 @@ def _example(name: str, settings: Settings) -> dict[str, Any]:
             "manifest": {"image_name": image, "max_seconds": 10},
         },
         "CyberDojoPull": {"id": "34de2W", "image_name": image},
+        "BuildRequest": {"track": "python", "git_reference": "main"},
     }
     return examples[name]
 
@@ -162,6 +163,27 @@ def _paths(settings: Settings) -> dict[str, Any]:
             )
         },
         "/prunes": {"post": _operation("Prune every node now", [202, 401, 403, 503], ANY_OBJECT)},
+        "/builds": {
+            "post": _linked(
+                _operation(
+                    "Build a track's image from its repository",
+                    [202, 400, 401, 403, 413, 415, 422, 503],
+                    ANY_OBJECT,
+                    requestBody=_body("BuildRequest", settings),
+                ),
+                "get_build",
+                "build_id",
+            )
+        },
+        "/builds/{build_id}": {
+            "get": _operation(
+                "A build",
+                [200, 401, 403, 404, 503],
+                ANY_OBJECT,
+                parameters=[_path_parameter("build_id")],
+                operationId="get_build",
+            )
+        },
         "/tracks": {"get": _operation("Tracks", [200, 401, 503], ANY_OBJECT)},
         "/tracks/{slug}": {
             "put": _operation(
