@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 BUNDLED_IMAGES = (
     "greenbar/busybox-sh",
     "greenbar/python-pytest",
+    "greenbar/python-exercism",
     "greenbar/cyber-dojo-python-pytest",
 )
 # GREENBAR_* variables read outside Settings, which a start must not warn of.
@@ -92,6 +93,15 @@ class Settings:
     kata_unused_hours: float = 24
     kata_quota_mib: int = 64
     prune_images: bool = False
+    # Builds (POST /builds): each track's git repository (`slug=path-or-url`), the registry
+    # built images are pushed to (empty: builds are off), whether this worker builds, and a
+    # build's bounds.
+    build_sources: tuple[str, ...] = ()
+    build_registry: str = ""
+    builder: bool = False
+    build_seconds: int = 180
+    build_memory_mib: int = 2048
+    build_context_mib: int = 64
     # Container settings.
     runtime: str = "runc"  # an OCI runtime the engine lists, e.g. runsc (gVisor)
     network: str = "none"

@@ -79,6 +79,9 @@ BOUNDS = {
     "home_inodes": Bound(64, 10_000_000),
     "read_cap_mib": Bound(1, 1024),
     "pool_size": Bound(0, 64),
+    "build_seconds": Bound(10, DAY),
+    "build_memory_mib": Bound(64, 65536),
+    "build_context_mib": Bound(1, 4096),
     "pool_idle_seconds": Bound(1, DAY),
     "worker_concurrency": Bound(1, 256),
     "visibility_timeout_seconds": Bound(1, 7 * DAY),
@@ -196,11 +199,17 @@ def contradictions(s: Any) -> list[str]:
             " + GREENBAR_HOME_TMPFS_MIB: a tmpfs's pages count against the container's memory,"
             " and a full /sandbox must be a clean ENOSPC, not an OOM kill"
         )
+    if s.visibility_timeout_seconds <= s.build_seconds + HARD_LIMIT_MARGIN_SECONDS:
+        problems.append(
+            "GREENBAR_VISIBILITY_TIMEOUT_SECONDS must exceed GREENBAR_BUILD_SECONDS"
+            f" + {HARD_LIMIT_MARGIN_SECONDS}: else a build still going is given to a second"
+            " builder"
+        )
     if s.read_cap_mib * 1024 < 2 * s.output_limit_kib:
         problems.append(
             "GREENBAR_READ_CAP_MIB must hold stdout and stderr at GREENBAR_OUTPUT_LIMIT_KIB"
         )
-    return problems + _names(s) + _open(s)
+    return problems + _names(s) + _open(s) + _build_sources(s)
 
 
 LOOPBACK = re.compile(r"127\.\d+\.\d+\.\d+|localhost|::1|\[::1\]")
@@ -231,6 +240,17 @@ def _open(s: Any) -> list[str]:
         f"{name}={address} is beyond loopback with no GREENBAR_CLIENT_TOKENS or"
         " GREENBAR_ADMIN_TOKENS: anyone who reaches it could run programs and use the admin"
         " routes. Set tokens, or GREENBAR_INSECURE_OPEN=1 to open it to everyone on purpose"
+    ]
+
+
+BUILD_SOURCE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}=\S+")
+
+
+def _build_sources(s: Any) -> list[str]:
+    return [
+        f"GREENBAR_BUILD_SOURCES: {entry!r} is not `track-slug=path-or-url`"
+        for entry in s.build_sources
+        if not BUILD_SOURCE.fullmatch(entry)
     ]
 
 

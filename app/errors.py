@@ -79,5 +79,10 @@ class PullFailed(GreenbarError):
     """The engine could not pull an image (unknown to its registry, registry unreachable…)."""
 
 
+class BuildFailed(GreenbarError):
+    """A track's image could not be built or pushed: its source, its Dockerfile, the engine or
+    the registry refused."""
+
+
 class ConfigError(GreenbarError):
     """An environment variable holds a value greenbar cannot use."""

@@ -23,6 +23,7 @@ from app.externals.end_notices import EndNotices
 from app.externals.engine import Engine
 from app.externals.store import Client, connect
 from app.images.allowlist import Allowlist
+from app.images.builds import Builder, BuildStore
 from app.images.fan_out import PullFanOut
 from app.images.node_images import NodeImages
 from app.images.node_pulls import NodePulls
@@ -37,6 +38,7 @@ from app.jobs.requests import ColourRequest, RunRequest
 from app.jobs.submission import Send
 from app.katas.records import KataStore
 from app.katas.volumes import KataVolumes
+from app.sandbox.exercism import Interfaces
 from app.sandbox.pool import PoolKeeper, WarmPool
 from app.sandbox.runner import Runner
 from app.sandbox.supervisor import SupervisorVolume
@@ -83,6 +85,7 @@ class Stores:
     depth: QueueDepth
     periodic: OncePerPeriod
     allowlist: Allowlist
+    builds: BuildStore
 
     @classmethod
     def over(cls, externals: Externals, notices: EndNotices | None = None) -> "Stores":
@@ -102,6 +105,7 @@ class Stores:
             depth=QueueDepth(client),
             periodic=OncePerPeriod(client),
             allowlist=Allowlist(settings.images),
+            builds=BuildStore(client, ttl, now),
         )
 
 
@@ -128,6 +132,7 @@ class NodeContext:
     node_pulls: NodePulls
     pruner: Pruner
     reaper: Reaper
+    builder: Builder
 
     @property
     def settings(self) -> Settings:
@@ -181,7 +186,7 @@ class NodeContext:
             rag_cache=cache,
             evaluator=evaluator,
             runs=RunExecutor(
-                *(runs, node, metrics, runner, light, kata),
+                *(runs, node, metrics, runner, light, kata, Interfaces(engine)),
                 fan_out.request if fan_out.enabled else None,
                 times.monotonic,
             ),
@@ -201,6 +206,7 @@ class NodeContext:
                 supervisor,
             ),
             reaper=reaper,
+            builder=Builder(stores.builds, engine, settings, monotonic=times.monotonic),
         )
 
     def wanted_images(self) -> list[str]:

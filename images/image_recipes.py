@@ -8,9 +8,10 @@ from pathlib import Path
 import debootstrap_base
 import docker
 
-NAMES = ("busybox-sh", "python-pytest", "evaluator", "cyber-dojo-python-pytest")
+NAMES = ("busybox-sh", "python-pytest", "evaluator", "python-exercism", "cyber-dojo-python-pytest")
 BUSYBOX = Path("/bin/busybox")
 BASES = {"python-pytest": debootstrap_base.PYTHON_PYTEST, "evaluator": debootstrap_base.EVALUATOR}
+BASES["python-exercism"] = debootstrap_base.PYTHON_PYTEST  # exercism's interface, same base
 BASES["cyber-dojo-python-pytest"] = debootstrap_base.PYTHON_PYTEST  # it has bash: no new base
 
 

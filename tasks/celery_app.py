@@ -4,7 +4,7 @@ from celery import Celery
 from kombu.entity import Queue
 
 from app.config import Settings
-from app.jobs.queues import ROUTES, RUN_QUEUE, worker_queues
+from app.jobs.queues import BUILD_TASK, ROUTES, RUN_QUEUE, worker_queues
 from tasks.schedule import beat_schedule
 
 # Celery's own limits sit above the longest run: the runner enforces max_seconds itself, and
@@ -19,7 +19,7 @@ def create_celery(settings: Settings) -> Celery:
     Runs travel as ids: the files stay in greenbar's run record in Redis (up to
     files_max_kib each), so broker messages stay small and a run's payload expires with it.
     """
-    modules = ["tasks.runs", "tasks.pulls", "tasks.prunes"]
+    modules = ["tasks.runs", "tasks.pulls", "tasks.prunes", "tasks.builds"]
     celery = Celery(
         "greenbar", broker=settings.redis_url, backend=settings.redis_url, include=modules
     )
@@ -32,13 +32,22 @@ def create_celery(settings: Settings) -> Celery:
         accept_content=["json"],
         task_routes=ROUTES,
         task_default_queue=RUN_QUEUE,
-        task_queues=[Queue(q) for q in worker_queues(settings.node, settings.tracks)],
+        task_queues=[
+            Queue(q) for q in worker_queues(settings.node, settings.tracks, settings.builder)
+        ],
         beat_schedule=beat_schedule(settings),
         worker_prefetch_multiplier=1,
         task_acks_late=True,  # a run whose worker dies is redelivered, not lost
         task_reject_on_worker_lost=True,
         task_soft_time_limit=settings.max_seconds_limit + SOFT_LIMIT_MARGIN_SECONDS,
         task_time_limit=hard_limit,
+        # A build runs for up to build_seconds (its own deadline), then is told to stop.
+        task_annotations={
+            BUILD_TASK: {
+                "soft_time_limit": settings.build_seconds + SOFT_LIMIT_MARGIN_SECONDS,
+                "time_limit": settings.build_seconds + HARD_LIMIT_MARGIN_SECONDS,
+            }
+        },
         broker_transport_options={"visibility_timeout": settings.visibility_timeout_seconds},
         result_backend_transport_options={
             "visibility_timeout": settings.visibility_timeout_seconds

@@ -11,10 +11,22 @@ from flask import Flask
 from app import logs
 from app.config import Settings, warn_of_unknown_variables
 from app.config_rules import open_to_all, reached_on
+from app.images.builds import Builds
 from app.images.fan_out import PullFanOut
 from app.jobs.submission import Jobs, Send
 from app.wiring import for_web
-from web import colours, errors, health, metrics, nodes, openapi, runs, tracks
+from web import (
+    builds,
+    colours,
+    cyber_dojo,
+    errors,
+    health,
+    metrics,
+    nodes,
+    openapi,
+    runs,
+    tracks,
+)
 from web.edge import BodyDeadline
 from web.services import Services
 
@@ -45,17 +57,20 @@ def create_app(settings: Settings | None = None, send: Send | None = None) -> Fl
         stores=stores,
         jobs=Jobs(stores, settings, send),
         fan_out=PullFanOut(stores, settings, send),
+        builds=Builds(stores, settings, send),
         send=send,
         redis=externals.redis,
         sha=_sha(),
     )
     app.register_blueprint(runs.blueprint)
+    app.register_blueprint(builds.blueprint)
     app.register_blueprint(colours.blueprint)
     app.register_blueprint(nodes.blueprint)
     app.register_blueprint(tracks.blueprint)
     app.register_blueprint(metrics.blueprint)
     app.register_blueprint(openapi.blueprint)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(cyber_dojo.blueprint)
     errors.register(app)
     return app
 

@@ -11,7 +11,11 @@ from app.images.tracks import SLUG
 from app.katas.records import KATA_ID
 
 VERSION = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"  # a Docker tag
+EXERCISE = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # an exercism slug, e.g. two-fer
 RAG_LAMBDA_MAX_CHARS = 65536
+# cyber-dojo's id, for tracing only: its web service sends `<kata id>-<light index>`.
+CYBER_DOJO_ID = {"type": "string", "minLength": 1, "maxLength": 128}
+GIT_REFERENCE = r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$"  # never an option: no leading '-'
 INT32 = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
 
 
@@ -19,6 +23,12 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
     """Every request body's schema, by name, with this deployment's limits."""
     image = {"type": "string", "minLength": 1, "description": "an allowlisted image"}
     rag_lambda = {"type": "string", "maxLength": RAG_LAMBDA_MAX_CHARS}
+    files = {
+        "type": "object",
+        "maxProperties": settings.files_max_count,
+        "additionalProperties": {"type": "string"},
+        "description": "relative names to text; must hold cyber-dojo.sh",
+    }
     return {
         "RunRequest": _object(
             {
@@ -29,7 +39,8 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
                     "type": "object",
                     "maxProperties": settings.files_max_count,
                     "additionalProperties": {"type": "string"},
-                    "description": "relative names to text; must hold cyber-dojo.sh",
+                    "description": "relative names to text; must hold cyber-dojo.sh, "
+                    "except with exercise, when it must not",
                 },
                 "max_seconds": {
                     "type": "integer",
@@ -38,6 +49,12 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
                 },
                 "rag_lambda": rag_lambda,
                 "kata": {"type": "string", "pattern": KATA_ID.pattern},
+                "exercise": {
+                    "type": "string",
+                    "pattern": EXERCISE,
+                    "description": "the exercise's slug, for an image that follows exercism's "
+                    "test-runner interface (label greenbar.interface=exercism); no default",
+                },
             },
             ["files"],
         ),
@@ -52,6 +69,67 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
             ["image", "stdout", "stderr", "status"],
         ),
         "ImageRequest": _object({"image": image}, ["image"]),
+        # cyber-dojo's runner API (web/cyber_dojo.py): its bodies, as its web service sends them.
+        "CyberDojoRun": _object(
+            {
+                "id": CYBER_DOJO_ID,
+                "files": files,
+                "manifest": {
+                    "type": "object",
+                    "properties": {
+                        "image_name": image,
+                        # no maximum: above greenbar's limit it is cut to it, as cyber-dojo cuts
+                        "max_seconds": {"type": "integer", "minimum": 1},
+                        "rag_lambda": rag_lambda,
+                    },
+                    "required": ["image_name"],
+                    # a start point's manifest holds more (display_name, tab_size...): ignored
+                    "additionalProperties": True,
+                },
+            },
+            ["id", "files", "manifest"],
+        ),
+        "CyberDojoPull": _object({"id": CYBER_DOJO_ID, "image_name": image}, ["id", "image_name"]),
+        "BuildRequest": _object(
+            {
+                "track": {"type": "string", "pattern": SLUG.pattern},
+                "git_reference": {
+                    "type": "string",
+                    "pattern": GIT_REFERENCE,
+                    "description": "a branch, a tag or a commit sha of the track's repository",
+                },
+            },
+            ["track", "git_reference"],
+        ),
+    }
+
+
+def result_schemas() -> dict[str, dict[str, Any]]:
+    """The typed parts of a run's result that are not plain text: `tests`, an exercism
+    run's results.json as app/colour/exercism.py reads it (its versions 1 to 3)."""
+    status = {"type": "string", "enum": ["pass", "fail", "error"]}
+    text = {"type": ["string", "null"]}
+    test = _object(
+        {
+            "name": {"type": "string"},
+            "status": status,
+            "message": text,
+            "output": text,
+            "test_code": text,
+            "task_id": {"type": ["integer", "null"], "description": "version 3 only"},
+        },
+        ["name", "status", "message", "output", "test_code", "task_id"],
+    )
+    return {
+        "RunTests": _object(
+            {
+                "version": {"type": "integer", "enum": [1, 2, 3]},
+                "status": status,
+                "message": text,
+                "tests": {"type": "array", "items": test, "description": "empty in version 1"},
+            },
+            ["version", "status", "message", "tests"],
+        )
     }
 
 
@@ -77,11 +155,19 @@ def conform(value: Any, schema: dict[str, Any], field: str = "body") -> Any:
         _conform_object(value, schema, field)
     elif kind == "string":
         _conform_string(value, schema, field)
-    elif kind == "integer" and not schema.get("minimum", value) <= value <= schema.get(
-        "maximum", value
-    ):
-        raise InvalidRequest(field, f"must be from {schema['minimum']} to {schema['maximum']}")
+    elif kind == "integer":
+        _conform_integer(value, schema, field)
     return value
+
+
+def _conform_integer(value: int, schema: dict[str, Any], field: str) -> None:
+    lowest, highest = schema.get("minimum"), schema.get("maximum")
+    if lowest is not None and highest is not None and not lowest <= value <= highest:
+        raise InvalidRequest(field, f"must be from {lowest} to {highest}")
+    if lowest is not None and value < lowest:
+        raise InvalidRequest(field, f"must be at least {lowest}")
+    if highest is not None and value > highest:
+        raise InvalidRequest(field, f"must be at most {highest}")
 
 
 _ARTICLES = {"object": "a JSON object", "string": "a string", "integer": "a whole number"}
@@ -96,7 +182,7 @@ def _is(value: Any, kind: str) -> bool:
 def _conform_object(value: dict[str, Any], schema: dict[str, Any], field: str) -> None:
     for name in schema.get("required", []):
         if name not in value:
-            raise InvalidRequest(name, "is required")
+            raise InvalidRequest(name if field == "body" else f"{field}[{name}]", "is required")
     if len(value) > schema.get("maxProperties", len(value)):
         raise InvalidRequest(field, f"at most {schema['maxProperties']} entries")
     known, extra = schema.get("properties", {}), schema.get("additionalProperties", True)

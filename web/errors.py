@@ -1,6 +1,8 @@
 """Domain errors to HTTP: 4xx name the field and the rule; only a bug is a 500."""
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
@@ -20,15 +22,20 @@ log = logging.getLogger(__name__)
 
 
 def register(app: Flask) -> None:
-    app.register_error_handler(InvalidRequest, _invalid)
-    app.register_error_handler(UnknownJob, _unknown)
-    app.register_error_handler(ServiceUnavailable, _unavailable)
-    app.register_error_handler(Unauthorized, _unauthorized)
-    app.register_error_handler(Forbidden, _forbidden)
-    app.register_error_handler(Busy, _busy)
-    app.register_error_handler(KataBusy, _kata_busy)
-    app.register_error_handler(HTTPException, _http)
-    app.register_error_handler(Exception, _bug)
+    for kind, handler in _HANDLERS.items():
+        app.register_error_handler(kind, handler)
+
+
+Answer = tuple[Response, int] | tuple[Response, int, dict[str, str]]
+
+
+def answer(error: Exception) -> Answer:
+    """What the app answers to `error`, for a blueprint that tells errors in a shape of its
+    own (web/cyber_dojo.py)."""
+    for kind in type(error).__mro__:
+        if kind in _HANDLERS:
+            return _HANDLERS[kind](error)
+    return _bug(error)  # every exception is an Exception: not reached
 
 
 def _body(status: int, message: str, **extra: str) -> tuple[Response, int]:
@@ -79,3 +86,16 @@ def _http(error: HTTPException) -> tuple[Response, int]:
 def _bug(error: Exception) -> tuple[Response, int]:
     log.exception("unhandled error in %s %s", request.method, request.path)
     return _body(500, "internal error; it has been logged")
+
+
+_HANDLERS: dict[type[Exception], Callable[[Any], Answer]] = {
+    InvalidRequest: _invalid,
+    UnknownJob: _unknown,
+    ServiceUnavailable: _unavailable,
+    Unauthorized: _unauthorized,
+    Forbidden: _forbidden,
+    Busy: _busy,
+    KataBusy: _kata_busy,
+    HTTPException: _http,
+    Exception: _bug,
+}

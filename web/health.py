@@ -1,4 +1,6 @@
-"""GET /alive, /ready and /sha."""
+"""GET /alive, /ready and /sha. Each answer also carries cyber-dojo's runner key (`alive?`,
+`ready?`, `sha`), so cyber-dojo's clients, which ask for `/alive?` (an empty query on
+/alive), read them too (web/cyber_dojo.py)."""
 
 from flask import Blueprint, Response, jsonify
 
@@ -12,7 +14,7 @@ blueprint = Blueprint("health", __name__)
 
 @blueprint.get("/alive")
 def alive() -> Response:
-    return jsonify({"alive": True})
+    return jsonify({"alive": True, "alive?": True})
 
 
 @blueprint.get("/ready")
@@ -31,7 +33,12 @@ def ready() -> tuple[Response, int]:
         missing.append("worker")
     if workers and not any(w.docker for w in workers):
         missing.append("docker")
-    body = {"ready": not missing, "missing": missing, "workers": [w.to_wire() for w in workers]}
+    body = {
+        "ready": not missing,
+        "ready?": not missing,
+        "missing": missing,
+        "workers": [w.to_wire() for w in workers],
+    }
     return jsonify(body), 503 if missing else 200
 
 

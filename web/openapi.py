@@ -6,6 +6,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from app.config import Settings
+from app.outcomes import Outcome
 from web.contract import request_schemas
 from web.services import services
 
@@ -14,6 +15,7 @@ blueprint = Blueprint("openapi", __name__)
 ERROR = {"$ref": "#/components/schemas/Error"}
 JOB = {"$ref": "#/components/schemas/Job"}
 ANY_OBJECT = {"type": "object"}
+EXCEPTION = {"$ref": "#/components/schemas/CyberDojoException"}
 DESCRIBED = {
     200: "done",
     202: "accepted: not finished yet",
@@ -29,18 +31,20 @@ DESCRIBED = {
 }
 
 
-def _responses(codes: list[int], ok: dict[str, Any]) -> dict[str, Any]:
+def _responses(codes: list[int], ok: dict[str, Any], error: dict[str, Any]) -> dict[str, Any]:
     return {
         str(code): {
             "description": DESCRIBED[code],
-            "content": {"application/json": {"schema": ok if code < 300 else ERROR}},
+            "content": {"application/json": {"schema": ok if code < 300 else error}},
         }
         for code in codes
     }
 
 
-def _operation(summary: str, codes: list[int], ok: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    return {"summary": summary, "responses": _responses(codes, ok), **extra}
+def _operation(
+    summary: str, codes: list[int], ok: dict[str, Any], error: dict[str, Any] = ERROR, **extra: Any
+) -> dict[str, Any]:
+    return {"summary": summary, "responses": _responses(codes, ok, error), **extra}
 
 
 def _body(name: str, settings: Settings) -> dict[str, Any]:
@@ -56,6 +60,13 @@ def _example(name: str, settings: Settings) -> dict[str, Any]:
         "RunRequest": {"image": image, "files": {"cyber-dojo.sh": "echo PASSED"}},
         "ColourRequest": {"image": image, "stdout": "PASSED\n", "stderr": "", "status": 0},
         "ImageRequest": {"image": image},
+        "CyberDojoRun": {
+            "id": "34de2W-1",
+            "files": {"cyber-dojo.sh": "echo PASSED"},
+            "manifest": {"image_name": image, "max_seconds": 10},
+        },
+        "CyberDojoPull": {"id": "34de2W", "image_name": image},
+        "BuildRequest": {"track": "python", "git_reference": "main"},
     }
     return examples[name]
 
@@ -97,6 +108,37 @@ def _jobs(settings: Settings, kind: str, summary: str, body: str) -> dict[str, A
     return {f"/{kind}s": {"post": post}, f"/{kind}s/{{job_id}}": {"get": get}}
 
 
+def _cyber_dojo(settings: Settings) -> dict[str, Any]:
+    """cyber-dojo's runner API (web/cyber_dojo.py): answers keyed on the method's name, errors
+    in its `exception` shape. Its web service also GETs them with the same body."""
+    codes = [200, 400, 401, 413, 415, 422, 503]
+
+    def keyed(name: str, answer: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "required": [name], "properties": {name: answer}}
+
+    pulled = {"type": "string", "enum": ["pulled", "pulling"]}
+    return {
+        "/run_cyber_dojo_sh": {
+            "post": _operation(
+                "Run files as cyber-dojo's runner does, answering once the run has ended",
+                codes,
+                keyed("run_cyber_dojo_sh", {"$ref": "#/components/schemas/CyberDojoResult"}),
+                EXCEPTION,
+                requestBody=_body("CyberDojoRun", settings),
+            )
+        },
+        "/pull_image": {
+            "post": _operation(
+                "Whether every node holds an image, as cyber-dojo's runner answers",
+                codes,
+                keyed("pull_image", pulled),
+                EXCEPTION,
+                requestBody=_body("CyberDojoPull", settings),
+            )
+        },
+    }
+
+
 def _paths(settings: Settings) -> dict[str, Any]:
     admin_post = [200, 202, 400, 401, 403, 413, 415, 422, 503]
     image = _body("ImageRequest", settings)
@@ -121,6 +163,27 @@ def _paths(settings: Settings) -> dict[str, Any]:
             )
         },
         "/prunes": {"post": _operation("Prune every node now", [202, 401, 403, 503], ANY_OBJECT)},
+        "/builds": {
+            "post": _linked(
+                _operation(
+                    "Build a track's image from its repository",
+                    [202, 400, 401, 403, 413, 415, 422, 503],
+                    ANY_OBJECT,
+                    requestBody=_body("BuildRequest", settings),
+                ),
+                "get_build",
+                "build_id",
+            )
+        },
+        "/builds/{build_id}": {
+            "get": _operation(
+                "A build",
+                [200, 401, 403, 404, 503],
+                ANY_OBJECT,
+                parameters=[_path_parameter("build_id")],
+                operationId="get_build",
+            )
+        },
         "/tracks": {"get": _operation("Tracks", [200, 401, 503], ANY_OBJECT)},
         "/tracks/{slug}": {
             "put": _operation(
@@ -134,7 +197,39 @@ def _paths(settings: Settings) -> dict[str, Any]:
         "/alive": {"get": _operation("The web process serves", [200], ANY_OBJECT)},
         "/ready": {"get": _operation("Redis, a worker and Docker answer", [200, 503], ANY_OBJECT)},
         "/sha": {"get": _operation("The commit served", [200], ANY_OBJECT)},
+        **_cyber_dojo(settings),
     }
+
+
+def _cyber_dojo_schemas() -> dict[str, Any]:
+    """cyber-dojo's run_cyber_dojo_sh answer (app/jobs/cyber_dojo.py) and its errors."""
+    text = {
+        "type": "object",
+        "required": ["content", "truncated"],
+        "properties": {"content": {"type": "string"}, "truncated": {"type": "boolean"}},
+    }
+    files = {"type": "object", "additionalProperties": text}
+    result = {
+        "type": "object",
+        "required": ["stdout", "stderr", "status", "outcome", "log", "created", "changed"],
+        "properties": {
+            "stdout": text,
+            "stderr": text,
+            "status": {"type": "string"},
+            "outcome": {"type": "string", "enum": [o.value for o in Outcome]},
+            "log": {"type": "object"},
+            "created": files,
+            "changed": files,
+        },
+    }
+    exception = {
+        "type": "object",
+        "required": ["exception"],
+        "properties": {
+            "exception": {"type": "object", "required": ["path", "class", "message", "status"]}
+        },
+    }
+    return {"CyberDojoResult": result, "CyberDojoException": exception}
 
 
 def document(settings: Settings) -> dict[str, Any]:
@@ -157,7 +252,12 @@ def document(settings: Settings) -> dict[str, Any]:
         "info": {"title": "greenbar", "version": "1"},
         "paths": _paths(settings),
         "components": {
-            "schemas": {**request_schemas(settings), "Error": error, "Job": job},
+            "schemas": {
+                **request_schemas(settings),
+                "Error": error,
+                "Job": job,
+                **_cyber_dojo_schemas(),
+            },
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{}, {"bearer": []}],

@@ -17,16 +17,16 @@ def run_request(
     body: object, settings: Settings, allowlist: Allowlist, tracks: TrackStore
 ) -> RunRequest:
     """A validated run request: image (named, or a track's version), files, max_seconds and
-    optionally rag_lambda and kata.
+    optionally rag_lambda, kata and exercise.
 
     Raises:
         InvalidRequest: naming the field and the rule broken.
     """
     run: dict[str, Any] = conform(body, request_schemas(settings)["RunRequest"])
-    optional: dict[str, Any] = {k: run[k] for k in ("rag_lambda", "kata") if k in run}
+    optional: dict[str, Any] = {k: run[k] for k in ("rag_lambda", "kata", "exercise") if k in run}
     return RunRequest(
         **_image_or_track(run, allowlist, tracks),
-        files=validate(run["files"], settings),
+        files=validate(run["files"], settings, exercise="exercise" in run),
         max_seconds=run.get("max_seconds", settings.max_seconds_default),
         **optional,
     )
@@ -64,6 +64,16 @@ def image_request(body: object, settings: Settings, allowlist: Allowlist) -> str
     """
     asked: dict[str, Any] = conform(body, request_schemas(settings)["ImageRequest"])
     return allowlist.check(asked["image"])
+
+
+def build_request(body: object, settings: Settings) -> tuple[str, str]:
+    """The track and git reference of a build.
+
+    Raises:
+        InvalidRequest: naming the field and the rule broken.
+    """
+    asked: dict[str, Any] = conform(body, request_schemas(settings)["BuildRequest"])
+    return asked["track"], asked["git_reference"]
 
 
 def wait_seconds(args: Mapping[str, str], settings: Settings) -> float:

@@ -6,6 +6,7 @@ from flask import current_app
 
 from app.config import Settings
 from app.externals.store import Client
+from app.images.builds import Builds
 from app.images.fan_out import PullFanOut
 from app.jobs.submission import Jobs, Send
 from app.wiring import Stores
@@ -17,6 +18,7 @@ class Services:
     stores: Stores
     jobs: Jobs
     fan_out: PullFanOut
+    builds: Builds
     send: Send
     redis: Client
     sha: str

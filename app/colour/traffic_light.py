@@ -1,4 +1,5 @@
-"""The traffic light: a finished run's colour from its image's rag lambda, or a client's copy.
+"""The traffic light: a finished run's colour from its image's rag lambda, or a client's copy;
+for an image with neither, a verdict its caller brings (an exercism run's results.json).
 
 Nothing is evaluated here: the image's own lambda goes to this process's resident evaluator,
 keyed by the image digest; a client's copy that differs from it goes to a one-shot evaluator of
@@ -37,7 +38,12 @@ class TrafficLight:
         self._limit = limit_seconds
 
     def colour(
-        self, digest: str, output: Output, rag_lambda: str | None = None, call_id: str = ""
+        self,
+        digest: str,
+        output: Output,
+        rag_lambda: str | None = None,
+        call_id: str = "",
+        without_lambda: Verdict | None = None,
     ) -> Verdict:
         """red, amber or green, or faulty with a log saying why.
 
@@ -46,6 +52,8 @@ class TrafficLight:
             output: the run's cleaned, truncated output and its exit status.
             rag_lambda: a copy of the lambda sent by the client, if any.
             call_id: names the one-shot evaluator if a client's copy must be evaluated.
+            without_lambda: the verdict when neither the image nor the client has a lambda
+                (an exercism-interface run's, from its results.json); None: faulty.
 
         Raises:
             EngineUnavailable: the engine failed to start an evaluator or to read the image.
@@ -55,6 +63,8 @@ class TrafficLight:
             language = own.language if own is not None else Language.PYTHON
             call = Call("client", language, rag_lambda, output, self._limit)
             return self._one_shot.colour(call_id or ids.token(16), call)
+        if own is None and without_lambda is not None:
+            return without_lambda
         if own is None:
             why = f"the image {digest} has no rag lambda at {PY_PATH} or {RB_PATH}"
             return Verdict.faulty(why, "")

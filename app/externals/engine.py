@@ -19,7 +19,7 @@ import docker
 import docker.errors
 import requests
 
-from app.errors import EngineUnavailable, ImageMissing, PullFailed
+from app.errors import BuildFailed, EngineUnavailable, ImageMissing, PullFailed
 from app.externals.archive import PathStat, Unreadable, member, refusal
 
 API_TIMEOUT_SECONDS = 30
@@ -61,6 +61,10 @@ class EngineDoor(Protocol):
     def image(self, image: str) -> dict[str, Any]: ...
     def images(self) -> list[dict[str, Any]]: ...
     def pull_events(self, repository: str, tag: str) -> Iterator[dict[str, Any]]: ...
+    def build_events(
+        self, context: bytes, image: str, memory_mib: int, labels: dict[str, str]
+    ) -> Iterator[dict[str, Any]]: ...
+    def push_events(self, repository: str, tag: str) -> Iterator[dict[str, Any]]: ...
     def remove_image(self, image: str) -> str: ...
     def create(self, spec: dict[str, Any]) -> str: ...
     def ensure_running(self, spec: dict[str, Any]) -> None: ...
@@ -211,6 +215,49 @@ class Engine:
                 yield from self._api.pull(repository, tag, stream=True, decode=True)
             except docker.errors.APIError as error:
                 raise PullFailed(str(error.explanation or error)) from error
+
+    def build_events(
+        self, context: bytes, image: str, memory_mib: int, labels: dict[str, str]
+    ) -> Iterator[dict[str, Any]]:
+        """The engine's build stream of the tar `context` (its Dockerfile at the top), tagged
+        `image`: no network in any step, each step's memory bounded, every intermediate
+        container removed; one decoded event at a time.
+
+        Raises:
+            BuildFailed: the engine refused the build (the stream's own errors are events).
+            EngineUnavailable: the engine did not answer.
+        """
+        memory = memory_mib * 1024 * 1024
+        with translated(f"build {image}"):
+            try:
+                yield from self._api.build(
+                    fileobj=io.BytesIO(context),
+                    custom_context=True,
+                    tag=image,
+                    rm=True,
+                    forcerm=True,
+                    pull=False,
+                    network_mode="none",
+                    container_limits={"memory": memory, "memswap": memory},
+                    labels=labels,
+                    decode=True,
+                )
+            except docker.errors.APIError as error:
+                raise BuildFailed(str(error.explanation or error)) from error
+
+    def push_events(self, repository: str, tag: str) -> Iterator[dict[str, Any]]:
+        """The engine's push stream of `repository:tag` to its registry, one decoded event at
+        a time.
+
+        Raises:
+            BuildFailed: the engine refused the push (the registry's own errors are events).
+            EngineUnavailable: the engine did not answer.
+        """
+        with translated(f"push {repository}:{tag}"):
+            try:
+                yield from self._api.push(repository, tag, stream=True, decode=True)
+            except docker.errors.APIError as error:
+                raise BuildFailed(str(error.explanation or error)) from error
 
     def remove_image(self, image: str) -> str:
         """Removes `image`: `removed`, `busy` (a container uses it) or `missing` (see `removal`)."""

@@ -11,15 +11,17 @@ Failures to inject: `down` (the engine answers nothing), and an image it does no
 """
 
 import contextlib
+import io
 import socket
 import struct
+import tarfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from app.errors import EngineUnavailable, ImageMissing, PullFailed
+from app.errors import BuildFailed, EngineUnavailable, ImageMissing, PullFailed
 from app.externals import clock, ids
 from app.externals.archive import PathStat, refusal
 from app.externals.engine import ContainerState, EngineDoor, ImageFile, LabelledContainer
@@ -91,6 +93,15 @@ class _Container:
     oom_flag_late: int = 0  # state() reads left that miss the flag
     end: socket.socket | None = None  # the engine's end of the latest attach
     removed: threading.Event = field(default_factory=threading.Event)
+
+
+def _tar_files(context: bytes) -> dict[str, bytes]:
+    with tarfile.open(fileobj=io.BytesIO(context)) as archive:
+        return {
+            m.name.removeprefix("./"): archive.extractfile(m).read()  # type: ignore[union-attr]
+            for m in archive.getmembers()
+            if m.isfile()
+        }
 
 
 def tagged(image: str) -> str:
@@ -255,6 +266,38 @@ class MemoryEngine:
         made = self.add_image(image, **self._published[image])
         yield {"status": f"Digest: {made}"}
         yield {"status": f"Status: Downloaded newer image for {image}"}
+
+    def build_events(
+        self, context: bytes, image: str, memory_mib: int, labels: dict[str, str]
+    ) -> Iterator[dict[str, Any]]:
+        """Builds from a context holding a Dockerfile: the image holds the context's other
+        files; a Dockerfile with a line `RUN false` fails as a failing step would."""
+        self._answer(f"build {image}")
+        files = _tar_files(context)
+        dockerfile = files.pop("Dockerfile", None)
+        if dockerfile is None:
+            raise BuildFailed("Cannot locate specified Dockerfile: Dockerfile")
+        for step, line in enumerate(dockerfile.decode().splitlines(), 1):
+            yield {"stream": f"Step {step} : {line}\n"}
+            if line.strip() == "RUN false":
+                yield {"error": "The command '/bin/sh -c false' returned a non-zero code: 1"}
+                return
+        made = self.add_image(image, labels=labels, files={f"/{n}": c for n, c in files.items()})
+        yield {"aux": {"ID": made}}
+        yield {"stream": f"Successfully tagged {image}\n"}
+
+    def push_events(self, repository: str, tag: str) -> Iterator[dict[str, Any]]:
+        """Pushes to the stand-in's registry: what is pushed becomes pullable (`publish`)."""
+        self._answer(f"push {repository}:{tag}")
+        image = f"{repository}:{tag}"
+        found = self._image(image)  # ImageMissing, as the engine's "tag does not exist"
+        self._published[image] = {"labels": found.labels, "files": found.files}
+        yield {"status": f"The push refers to repository [{repository}]"}
+        yield {"status": f"{tag}: digest: sha256:{ids.token(32)} size: 528"}
+
+    def pushed(self) -> list[str]:
+        """What was pushed (or published), by reference."""
+        return sorted(self._published)
 
     def remove_image(self, image: str) -> str:
         self._answer(f"remove image {image}")

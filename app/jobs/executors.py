@@ -6,6 +6,8 @@ from dataclasses import dataclass, replace
 from typing import Any, Generic
 
 from app.cluster.metrics import Metrics
+from app.colour.exercism import Unreadable, verdict
+from app.colour.rag_lambda import Verdict
 from app.colour.result import ColourResult
 from app.colour.traffic_light import TrafficLight
 from app.errors import EngineUnavailable, ImageMissing, KataBusy
@@ -17,6 +19,8 @@ from app.katas.records import KataStore, volume_name
 from app.katas.volumes import KataVolume, KataVolumes
 from app.logs import event
 from app.outcomes import Outcome
+from app.sandbox import exercism
+from app.sandbox.exercism import Interfaces
 from app.sandbox.result import RunResult
 from app.sandbox.runner import Runner
 
@@ -141,7 +145,8 @@ class KataSupport:
 
 
 class RunExecutor(_Executor[RunRequest]):
-    """Runs a recorded run, then colours it with its image's (or the kata's) rag lambda.
+    """Runs a recorded run, then colours it with its image's (or the client's) rag lambda, or,
+    for an image following exercism's test-runner interface without one, its results.json.
 
     A run whose image is not on this node is `pulling` at once, and `request_pull(image)`
     starts a pull of it here (at most one per image and node: the puller's lock). With pulls
@@ -158,6 +163,7 @@ class RunExecutor(_Executor[RunRequest]):
         runner: Runner,
         light: TrafficLight,
         kata: KataSupport,
+        interfaces: Interfaces,
         request_pull: Callable[[str], None] | None,
         clock: Callable[[], float] = clock.monotonic,
     ) -> None:
@@ -165,12 +171,23 @@ class RunExecutor(_Executor[RunRequest]):
         self._runner = runner
         self._light = light
         self._kata = kata
+        self._interfaces = interfaces
         self._request_pull = request_pull
         self._clock = clock
 
     def _work(self, job_id: str, request: RunRequest) -> RunResult:
         started = self._clock()
-        result = replace(self._run(job_id, request), track=request.track, version=request.version)
+        try:
+            interface = self._interfaces.of(request.image)
+        except ImageMissing:  # the runner says `pulling`, running nothing
+            interface, misfit = None, ""
+        else:
+            misfit = _misfit(request, interface)
+        if misfit:
+            result = exercism.refused(request.image, self._node, misfit)
+        else:
+            result = self._run(job_id, request, _files(request, interface))
+        result = replace(result, track=request.track, version=request.version)
         if result.outcome == Outcome.PULLING:
             if self._request_pull is not None:
                 self._request_pull(request.image)
@@ -178,7 +195,10 @@ class RunExecutor(_Executor[RunRequest]):
                 why = f"image {request.image} is not on node {self._node}; pulls are disabled"
                 result = replace(result, outcome=Outcome.FAULTY, log=why)
         if result.outcome is None:  # it ran to its end: the traffic light tells its colour
-            verdict = self._light.colour(result.digest, result.output, request.rag_lambda, job_id)
+            result, tested = _tested(result, interface)
+            verdict = self._light.colour(
+                result.digest, result.output, request.rag_lambda, job_id, tested
+            )
             result = replace(
                 result.logged(verdict.log),
                 outcome=verdict.outcome,
@@ -201,8 +221,8 @@ class RunExecutor(_Executor[RunRequest]):
         if request.kata_ref is not None:
             self._kata.katas.release(request.kata_ref, job_id)
 
-    def _run(self, job_id: str, request: RunRequest) -> RunResult:
-        image, files, seconds = request.image, request.files, request.max_seconds
+    def _run(self, job_id: str, request: RunRequest, files: dict[str, str]) -> RunResult:
+        image, seconds = request.image, request.max_seconds
         kata = request.kata_ref
         if kata is None:
             return self._runner.run(image, files, seconds, job_id)
@@ -236,6 +256,41 @@ class RunExecutor(_Executor[RunRequest]):
             )
             return result.logged(why)
         return result
+
+
+def _misfit(request: RunRequest, interface: exercism.Interface | None) -> str:
+    """Why a run does not fit its image's interface ("" when it does)."""
+    if request.exercise is not None and interface is None:
+        return (
+            f"image {request.image} does not follow exercism's test-runner interface (label "
+            f"{exercism.LABEL}={exercism.EXERCISM}): `exercise` is only for images that do"
+        )
+    if request.exercise is None and interface is not None:
+        return (
+            f"image {request.image} follows exercism's test-runner interface: a run of it "
+            "names its `exercise`"
+        )
+    return ""
+
+
+def _files(request: RunRequest, interface: exercism.Interface | None) -> dict[str, str]:
+    """The files to send: an exercism run's with the cyber-dojo.sh that calls its run.sh."""
+    if interface is None or request.exercise is None:
+        return request.files
+    return {**request.files, exercism.SCRIPT: interface.script(request.exercise)}
+
+
+def _tested(
+    result: RunResult, interface: exercism.Interface | None
+) -> tuple[RunResult, Verdict | None]:
+    """An exercism run's result with its tests read, and the verdict they give an image
+    without a rag lambda (None for other runs: the traffic light alone decides)."""
+    if interface is None:
+        return result, None
+    tests = exercism.results(result)
+    if isinstance(tests, Unreadable):
+        return result.logged(tests.why), Verdict(Outcome.FAULTY)
+    return replace(result, tests=tests), verdict(tests)
 
 
 class ColourExecutor(_Executor[ColourRequest]):

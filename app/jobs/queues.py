@@ -11,11 +11,13 @@ from app.jobs.routing import Route
 
 RUN_QUEUE = "greenbar.runs"
 SHARED_QUEUE = "greenbar.shared"
+BUILD_QUEUE = "greenbar.builds"  # taken only by builder workers (GREENBAR_BUILDER)
 
 RUN_TASK = "greenbar.run"
 COLOUR_TASK = "greenbar.colour"
 PULL_TASK = "greenbar.pull"
 PRUNE_TASK = "greenbar.prune"
+BUILD_TASK = "greenbar.build"
 SCHEDULE_PULLS_TASK = "greenbar.schedule_pulls"
 SCHEDULE_PRUNES_TASK = "greenbar.schedule_prunes"
 
@@ -37,11 +39,11 @@ def track_queue(track: str) -> str:
     return f"greenbar.track.{track}"
 
 
-def worker_queues(node: str, tracks: tuple[str, ...]) -> list[str]:
+def worker_queues(node: str, tracks: tuple[str, ...], builder: bool = False) -> list[str]:
     """What a worker consumes: its tracks' queues if scoped, else the run queue; always its
-    node's queue and the shared one."""
+    node's queue and the shared one; a builder the builds queue too."""
     runs = [track_queue(t) for t in tracks] if tracks else [RUN_QUEUE]
-    return [*runs, node_queue(node), SHARED_QUEUE]
+    return [*runs, node_queue(node), SHARED_QUEUE, *([BUILD_QUEUE] if builder else [])]
 
 
 def queue_of(route: Route) -> str:

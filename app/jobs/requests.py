@@ -15,7 +15,8 @@ def _present(record: object) -> dict[str, Any]:
 @dataclass(frozen=True)
 class RunRequest:
     """A run: the image (named, or a track's version resolved to one), the files and limit,
-    and optionally the client's copy of the rag lambda and a kata to keep files in."""
+    and optionally the client's copy of the rag lambda, a kata to keep files in, and the
+    exercise whose tests an image following exercism's test-runner interface runs."""
 
     image: str
     files: dict[str, str] = field(default_factory=dict)
@@ -25,6 +26,7 @@ class RunRequest:
     kata_ref: str | None = None  # its volume's reference: the client's own, unguessable
     track: str | None = None
     version: str | None = None
+    exercise: str | None = None  # its slug (app/sandbox/exercism.py)
 
     def to_wire(self) -> dict[str, Any]:
         return _present(self)

@@ -10,12 +10,14 @@ NAME_COMPONENT_MAX_BYTES = 255
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-def validate(files: object, settings: Settings) -> dict[str, str]:
+def validate(files: object, settings: Settings, exercise: bool = False) -> dict[str, str]:
     """Checks the `files` field of a run request.
 
     Args:
         files: the decoded JSON value, expected to map relative names to text.
         settings: the limits on count, total size and depth.
+        exercise: the run names an exercise: greenbar writes its cyber-dojo.sh
+            (app/sandbox/exercism.py), so the files must not hold one.
 
     Returns:
         The same files as a plain dict.
@@ -25,7 +27,9 @@ def validate(files: object, settings: Settings) -> dict[str, str]:
     """
     if not isinstance(files, dict):
         raise InvalidRequest("files", "must be an object mapping file names to text")
-    if "cyber-dojo.sh" not in files:
+    if exercise and "cyber-dojo.sh" in files:
+        raise InvalidRequest("files[cyber-dojo.sh]", "greenbar writes it for a run of an exercise")
+    if not exercise and "cyber-dojo.sh" not in files:
         raise InvalidRequest("files", "must contain cyber-dojo.sh")
     if len(files) > settings.files_max_count:
         raise InvalidRequest("files", f"at most {settings.files_max_count} files")

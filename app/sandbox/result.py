@@ -4,6 +4,7 @@
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, TypedDict
 
+from app.colour.exercism import Tests
 from app.outcomes import Outcome, Output
 from app.sandbox.text import Text
 
@@ -41,6 +42,7 @@ class RunResult:
     kept: Kept | None = None  # kata runs only
     track: str | None = None  # runs of a track: its slug and the version asked for
     version: str | None = None
+    tests: Tests | None = None  # an exercism-interface run's results.json, read
     worker: str = ""
 
     @property
@@ -56,7 +58,7 @@ class RunResult:
         if self.outcome is None:
             raise ValueError("a result goes out only with its outcome")
         wire = asdict(self)
-        for optional in ("kept", "track", "version"):
+        for optional in ("kept", "track", "version", "tests"):
             if wire[optional] is None:
                 del wire[optional]
         return wire

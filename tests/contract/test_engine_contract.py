@@ -2,13 +2,15 @@
 dockerd (through `Engine`) and against `MemoryEngine`, so the stand-in the unit tests use
 behaves as the real thing does on the verbs the run path needs."""
 
+import io
 import socket
+import tarfile
 
 import pytest
 
 from app.errors import EngineUnavailable, ImageMissing
 from app.externals.engine import ContainerState
-from tests.contract.conftest import IMAGE_FILES, ROOT, Side
+from tests.contract.conftest import IMAGE, IMAGE_FILES, LABEL, ROOT, Side
 from tests.contract.programs import (
     EATS_MEMORY,
     ECHOES_STDIN,
@@ -228,3 +230,34 @@ def test_load_volume_writes_its_files_unless_the_marker_is_there(side):
     assert side.engine.load_volume(volume, image_id, files, "done", side.labels)
     assert not side.engine.load_volume(volume, image_id, files, "done", side.labels)
     assert side.engine.users_of(volume) == []  # the loading container is gone
+
+
+def _context(files: dict[str, bytes]) -> bytes:
+    """A build context: a tar of `files`, the Dockerfile among them."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, content in files.items():
+            entry = tarfile.TarInfo(name)
+            entry.size = len(content)
+            archive.addfile(entry, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def test_a_build_makes_a_labelled_image_holding_its_context_and_a_failing_step_says_so(side):
+    image = f"greenbar-contract-build/{side.run}:built"
+    dockerfile = f"FROM {IMAGE}\nCOPY rule /rule\n".encode()
+    context = _context({"Dockerfile": dockerfile, "rule": b"built here"})
+    try:
+        events = list(side.engine.build_events(context, image, 256, side.labels))
+        assert not [e for e in events if "error" in e], events
+        built = side.engine.image(image)
+        assert built["Config"]["Labels"][LABEL] == side.run
+        found = side.engine.read_file(side.engine.image_id(image), ("/rule",), side.labels, 100)
+        assert found is not None and found.content == b"built here"
+        broken = _context({"Dockerfile": f"FROM {IMAGE}\nRUN false\n".encode()})
+        failed = list(side.engine.build_events(broken, f"{image}-broken", 256, side.labels))
+        assert any("non-zero code" in str(e.get("error", "")) for e in failed), failed
+        with pytest.raises(ImageMissing):
+            side.engine.image_id(f"{image}-broken")
+    finally:
+        side.engine.remove_image(image)

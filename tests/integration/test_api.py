@@ -159,7 +159,7 @@ def test_a_bad_wait_is_400_naming_wait(api, wait):
 def test_alive_answers_200(api):
     response = api.get("/alive")
     assert response.status_code == 200
-    assert response.get_json() == {"alive": True}
+    assert response.get_json() == {"alive": True, "alive?": True}
 
 
 def test_ready_lists_the_live_worker_on_the_test_node(api):

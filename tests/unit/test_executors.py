@@ -9,7 +9,9 @@ import pytest
 import redis
 
 from app.cluster.metrics import Metrics
+from app.colour.rag_cache import RagCache
 from app.colour.rag_lambda import Verdict
+from app.colour.traffic_light import TrafficLight
 from app.externals import ids
 from app.externals.clock import ManualClock
 from app.externals.memory_engine import Program
@@ -19,6 +21,7 @@ from app.jobs.requests import ColourRequest, RunRequest
 from app.katas.records import KataStore
 from app.katas.volumes import KataVolumes
 from app.outcomes import Outcome, Output
+from app.sandbox.exercism import Interfaces
 from tests.contract.conftest import (  # noqa: F401
     IMAGE,
     RunPath,
@@ -39,7 +42,12 @@ class ToldLight:
     removed: list[str] = field(default_factory=list)
 
     def colour(
-        self, digest: str, output: Output, rag_lambda: str | None = None, _: str = ""
+        self,
+        digest: str,
+        output: Output,
+        rag_lambda: str | None = None,
+        _: str = "",
+        without_lambda: Verdict | None = None,
     ) -> Verdict:
         self.asked.append((digest, output, rag_lambda))
         return self.verdict
@@ -56,7 +64,7 @@ class Node:
     metrics: Metrics
     pulls: list[str]
 
-    def executor(self, pulls_enabled: bool = True) -> RunExecutor:
+    def executor(self, pulls_enabled: bool = True, light: Any = None) -> RunExecutor:
         settings, client = self.run_path.settings, self.run_path.client
         katas = KataStore(client, 3600)
         volumes = KataVolumes(self.run_path.engine, settings, self.run_path.uids)
@@ -65,8 +73,9 @@ class Node:
             settings.node,
             self.metrics,
             self.run_path.runner(ManualClock()),
-            self.light,  # type: ignore[arg-type]
+            light or self.light,
             KataSupport(katas, volumes, 1024, 60),
+            Interfaces(self.run_path.engine),
             self.pulls.append if pulls_enabled else None,
             ManualClock(),
         )
@@ -178,3 +187,124 @@ def test_results_keep_the_wire_form_clients_read(node: Node) -> None:
         f"greenbar:run:{run_id}", "result"
     )
     assert raw is not None and b'"stdout": {"content": "ok\\n", "truncated": false}' in raw
+
+
+# Images following exercism's test-runner interface: the run goes through a cyber-dojo.sh
+# greenbar writes, results.json comes back as a created file, and the real traffic light
+# colours it from there when the image has no rag lambda.
+
+EXERCISM_LABELS = {"greenbar.interface": "exercism"}
+SOLUTION = {"hiker.py": "def answer():\n    return 6 * 9\n"}
+V3_FAIL = (
+    b'{"version": 3, "status": "fail", "tests": '
+    b'[{"name": "answer", "status": "fail", "message": "54 != 42"}]}'
+)
+
+
+class Resident:
+    """The resident evaluator, told its answer: an image's own lambda says amber."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def colour(self, call: Any) -> Verdict:
+        self.asked.append(call.source)
+        return Verdict(Outcome.AMBER)
+
+
+def _real_light(node: Node, resident: Resident | None = None) -> TrafficLight:
+    cache = RagCache(node.run_path.client, node.run_path.engine, 60, 10, ManualClock())
+    return TrafficLight(cache, resident or Resident(), None, 1.0)  # type: ignore[arg-type]
+
+
+def _exercism_image(node: Node, results: bytes | None, **image: Any) -> None:
+    created = {".greenbar-exercism/results.json": results} if results is not None else {}
+    node.run_path.engine.add_image(
+        IMAGE,
+        labels=EXERCISM_LABELS,
+        program=Program(stdout=supervisor_result(0, created=created)),
+        **image,
+    )
+
+
+def _exercism_run(node: Node, light: TrafficLight, **request: Any) -> dict[str, Any]:
+    run_id = _queued(node, RunRequest(IMAGE, SOLUTION, **request))
+    node.executor(light=light).execute(run_id)
+    return node.store.get(run_id).result or {}
+
+
+@pytest.mark.parametrize(
+    ("status", "colour"), [("pass", "green"), ("fail", "red"), ("error", "amber")]
+)
+def test_an_exercism_image_without_a_rag_lambda_is_coloured_by_its_results_json(
+    node: Node, status: str, colour: str
+) -> None:
+    results = f'{{"version": 3, "status": "{status}", "message": "m", "tests": []}}'
+    _exercism_image(node, results.encode())
+    result = _exercism_run(node, _real_light(node), exercise="hiker")
+    assert result["outcome"] == colour, result["log"]
+    assert result["tests"]["status"] == status
+
+
+def test_an_exercism_run_sends_a_cyber_dojo_sh_calling_run_sh_and_carries_the_parsed_tests(
+    node: Node,
+) -> None:
+    _exercism_image(node, V3_FAIL)
+    run_id = _queued(node, RunRequest(IMAGE, SOLUTION, exercise="two-fer"))
+    node.executor(light=_real_light(node)).execute(run_id)
+    result = node.store.get(run_id).result or {}
+    assert result["outcome"] == "red"
+    [test] = result["tests"]["tests"]
+    assert (test["name"], test["message"], test["task_id"]) == ("answer", "54 != 42", None)
+    sent = node.run_path.engine.received(f"greenbar-run-{run_id}")
+    assert b"exec /opt/test-runner/bin/run.sh two-fer /sandbox/ /sandbox/.greenbar-exercism/" in (
+        sent
+    )
+    assert b"def answer():" in sent
+
+
+@pytest.mark.parametrize(
+    ("results", "said"),
+    [
+        (None, "run.sh wrote no .greenbar-exercism/results.json; it exited with 0"),
+        (b'{"version": 3, "status": "pass"', "results.json is not JSON"),
+        (b'{"version": 3, "status": "green", "tests": []}', "status must be pass, fail or error"),
+    ],
+)
+def test_an_exercism_run_without_a_readable_results_json_is_faulty_saying_why(
+    node: Node, results: bytes | None, said: str
+) -> None:
+    _exercism_image(node, results)
+    result = _exercism_run(node, _real_light(node), exercise="hiker")
+    assert result["outcome"] == "faulty" and said in result["log"], result["log"]
+    assert "tests" not in result
+
+
+def test_an_exercism_image_with_a_rag_lambda_is_coloured_by_the_lambda_not_results_json(
+    node: Node,
+) -> None:
+    lambda_source = b"def colour(stdout, stderr, status):\n    return 'amber'\n"
+    _exercism_image(node, V3_FAIL, files={"/usr/local/bin/red_amber_green.py": lambda_source})
+    resident = Resident()
+    result = _exercism_run(node, _real_light(node, resident), exercise="hiker")
+    assert result["outcome"] == "amber" and resident.asked == [lambda_source.decode()]
+    assert result["tests"]["status"] == "fail", "the tests are still read and carried"
+
+
+def test_an_exercise_for_a_cyber_dojo_image_or_none_for_an_exercism_image_is_faulty_unrun(
+    node: Node,
+) -> None:
+    node.run_path.engine.add_image(IMAGE, program=Program(stdout=supervisor_result(0)))
+    result = _exercism_run(node, _real_light(node), exercise="hiker")
+    assert result["outcome"] == "faulty" and "does not follow exercism's" in result["log"]
+    _exercism_image(node, V3_FAIL)
+    run_id = _queued(node, RunRequest(IMAGE, FILES))
+    node.executor(light=_real_light(node)).execute(run_id)
+    result = node.store.get(run_id).result or {}
+    assert result["outcome"] == "faulty" and "names its `exercise`" in result["log"]
+    assert node.run_path.engine.received(f"greenbar-run-{run_id}") == b"", "nothing ran"
+
+
+def test_an_exercise_run_of_an_image_not_on_the_node_is_pulling(node: Node) -> None:
+    run_id = _queued(node, RunRequest("greenbar/elsewhere", SOLUTION, exercise="hiker"))
+    assert node.executor().execute(run_id).outcome == Outcome.PULLING
