@@ -1,6 +1,7 @@
 """cyber-dojo's image contract, end to end through the API and the real worker: bash where the
 image has it, HOME and the CYBER_DOJO_* variables, the home helper files, sent files' mode."""
 
+import json
 import socket
 import struct
 import uuid
@@ -236,3 +237,13 @@ def test_the_supervisor_refuses_a_home_file_over_its_bound(settings, images):
     code, said = _raw_run(settings, raw + _frame(b"E", b""))
     assert code == 70, said
     assert b"an unknown or malformed request frame" in said
+
+
+def test_the_cyber_dojo_shaped_start_point_through_cyber_dojos_runner_route_is_red(api):
+    # As cyber-dojo's web asks: a GET with a JSON body; the Ruby lambda is the image's own.
+    body = {"id": "34de2W-1", "files": start_point(), "manifest": {"image_name": CYBER_DOJO}}
+    response = api.get("/run_cyber_dojo_sh", data=json.dumps(body), content_type="application/json")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    told = response.get_json()["run_cyber_dojo_sh"]
+    assert (told["outcome"], told["status"]) == ("red", "1"), told
+    assert told["created"] == {} and told["changed"] == {}
