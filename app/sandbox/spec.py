@@ -78,6 +78,9 @@ def spec(
     ids = [str(uid), str(uid), str(settings.supervisor_uid)]
     return {
         "image": image_id,
+        # An image's own ENTRYPOINT (an exercism runner's is its run.sh) would take the
+        # supervisor as its arguments: [""] resets it, so the supervisor is the command.
+        "entrypoint": [""],
         "command": [SUPERVISOR_COMMAND, *ids],
         "name": name,
         "user": "0:0",  # the supervisor's first step makes it a non-root uid of its own

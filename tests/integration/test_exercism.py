@@ -119,3 +119,26 @@ def test_an_exercism_image_with_a_rag_lambda_is_coloured_by_it_and_still_carries
     result = run(with_lambda, files, image=WITH_LAMBDA, exercise="hiker")
     assert result["outcome"] == "amber", result["log"]
     assert result["tests"]["status"] == "pass"
+
+
+def test_an_image_whose_entrypoint_is_its_run_sh_runs_as_greenbar_s_sandbox(
+    docker_client: docker.DockerClient, settings: Any, worker: Any
+) -> None:
+    # exercism's images set ENTRYPOINT to their run.sh: the sandbox must still start greenbar's
+    # supervisor, not hand it to run.sh as arguments.
+    steps = [
+        f"FROM {IMAGE}",
+        f"LABEL greenbar.test={uuid.uuid4().hex}",
+        'ENTRYPOINT ["/bin/false"]',
+    ]
+    tag = "greenbar-test/exercism-entrypoint:latest"
+    image = build_image(docker_client, "\n".join(steps) + "\n", {}, tag)
+    try:
+        allowed = dataclasses.replace(settings, images=(*settings.images, tag))
+        api = create_app(allowed).test_client()
+        result = run(api, _start_files(), image=tag, exercise="hiker")
+        assert result["outcome"] == "red", result
+        assert result["tests"]["status"] == "fail"
+    finally:
+        with contextlib.suppress(docker.errors.NotFound):
+            docker_client.images.remove(image.id, force=True)
