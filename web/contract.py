@@ -108,7 +108,7 @@ def result_schemas() -> dict[str, dict[str, Any]]:
     """The typed parts of a run's result that are not plain text: `tests`, an exercism
     run's results.json as app/colour/exercism.py reads it (its versions 1 to 3)."""
     status = {"type": "string", "enum": ["pass", "fail", "error"]}
-    text = {"type": ["string", "null"]}
+    text = {"type": "string", "nullable": True}  # OpenAPI 3.0's way to say "or null"
     test = _object(
         {
             "name": {"type": "string"},
@@ -116,7 +116,7 @@ def result_schemas() -> dict[str, dict[str, Any]]:
             "message": text,
             "output": text,
             "test_code": text,
-            "task_id": {"type": ["integer", "null"], "description": "version 3 only"},
+            "task_id": {"type": "integer", "nullable": True, "description": "version 3 only"},
         },
         ["name", "status", "message", "output", "test_code", "task_id"],
     )

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify
 
 from app.config import Settings
 from app.outcomes import Outcome
-from web.contract import request_schemas
+from web.contract import request_schemas, result_schemas
 from web.services import services
 
 blueprint = Blueprint("openapi", __name__)
@@ -245,6 +245,10 @@ def document(settings: Settings) -> dict[str, Any]:
         "properties": {
             "id": {"type": "string"},
             "state": {"type": "string", "enum": ["queued", "running", "done", "error"]},
+            "result": {
+                "type": "object",
+                "properties": {"tests": {"$ref": "#/components/schemas/RunTests"}},
+            },
         },
     }
     return {
@@ -254,6 +258,7 @@ def document(settings: Settings) -> dict[str, Any]:
         "components": {
             "schemas": {
                 **request_schemas(settings),
+                **result_schemas(),
                 "Error": error,
                 "Job": job,
                 **_cyber_dojo_schemas(),
