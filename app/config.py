@@ -102,6 +102,7 @@ class Settings:
     build_seconds: int = 180
     build_memory_mib: int = 2048
     build_context_mib: int = 64
+    build_image_mib: int = 2048
     # Container settings.
     runtime: str = "runc"  # an OCI runtime the engine lists, e.g. runsc (gVisor)
     network: str = "none"

@@ -82,6 +82,7 @@ BOUNDS = {
     "build_seconds": Bound(10, DAY),
     "build_memory_mib": Bound(64, 65536),
     "build_context_mib": Bound(1, 4096),
+    "build_image_mib": Bound(1, 65536),
     "pool_idle_seconds": Bound(1, DAY),
     "worker_concurrency": Bound(1, 256),
     "visibility_timeout_seconds": Bound(1, 7 * DAY),

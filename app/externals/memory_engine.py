@@ -242,6 +242,7 @@ class MemoryEngine:
             "Created": made,
             "Metadata": {"LastTagTime": made},
             "Config": {"Labels": dict(found.labels), "Env": list(found.env)},
+            "Size": sum(len(content) for content in found.files.values()),
         }
 
     def images(self) -> list[dict[str, Any]]:

@@ -228,9 +228,21 @@ class Builder:
         labels = {LABEL_BUILT_BY: settings.deployment, "greenbar.git-sha": snapshot.sha}
         events = self._engine.build_events(snapshot.tree, image, settings.build_memory_mib, labels)
         self._follow(events, deadline, log, "build")
+        self._within_size(image)
         self._builds.update(view.id, state=BuildState.PUSHING, log=log)
         self._follow(self._engine.push_events(repository, tag), deadline, log, "push")
         return image
+
+    def _within_size(self, image: str) -> None:
+        """Raises BuildFailed, the image removed, when it holds more than build_image_mib."""
+        cap = self._settings.build_image_mib
+        size = int(self._engine.image(image).get("Size") or 0)
+        if size > cap * 1024 * 1024:
+            self._engine.remove_image(image)
+            mib = size / (1024 * 1024)
+            raise BuildFailed(
+                f"the built image is {mib:.1f} MiB, over GREENBAR_BUILD_IMAGE_MIB={cap}"
+            )
 
     def _follow(
         self, events: Iterable[dict[str, Any]], deadline: float, log: list[str], step: str

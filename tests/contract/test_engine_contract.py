@@ -251,7 +251,7 @@ def test_a_build_makes_a_labelled_image_holding_its_context_and_a_failing_step_s
         events = list(side.engine.build_events(context, image, 256, side.labels))
         assert not [e for e in events if "error" in e], events
         built = side.engine.image(image)
-        assert built["Config"]["Labels"][LABEL] == side.run
+        assert built["Config"]["Labels"][LABEL] == side.run and built["Size"] > 0
         found = side.engine.read_file(side.engine.image_id(image), ("/rule",), side.labels, 100)
         assert found is not None and found.content == b"built here"
         broken = _context({"Dockerfile": f"FROM {IMAGE}\nRUN false\n".encode()})

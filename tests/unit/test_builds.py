@@ -121,6 +121,17 @@ def test_a_tree_over_its_cap_is_refused_before_any_build(
     assert view.state == BuildState.FAILED and "over its cap" in view.error
 
 
+def test_a_built_image_over_its_cap_is_removed_and_never_pushed(
+    repo: Path, settings: Settings, builds: BuildStore
+) -> None:
+    _commit(repo, {"rule": "x" * (2 * 1024 * 1024)}, "a big rule")
+    engine = MemoryEngine()
+    builds.create("b", "demo", "main")
+    view = _builder(builds, engine, dataclasses.replace(settings, build_image_mib=1)).build("b")
+    assert view.state == BuildState.FAILED and "over GREENBAR_BUILD_IMAGE_MIB=1" in view.error
+    assert engine.pushed() == [] and engine.images() == []
+
+
 def test_a_build_past_its_time_fails_and_says_which_limit(
     settings: Settings, builds: BuildStore
 ) -> None:
