@@ -9,6 +9,7 @@ import docker
 import pytest
 import redis
 
+from app.config import BUNDLED_IMAGES
 from app.sandbox.pool import WarmPool
 from tests.cluster import celery_worker, stop_worker
 from tests.helpers import remove_kata, run, wait_until
@@ -78,12 +79,12 @@ def test_a_pool_is_warmed_at_start_drained_when_idle_and_emptied_at_shutdown(
     idle_worker: Any, redis_url: str
 ) -> None:
     client = docker.from_env()
-    bundled = {client.images.get(BUSYBOX).id, client.images.get("greenbar/python-pytest").id}
+    bundled = {client.images.get(image).id for image in BUNDLED_IMAGES}  # the default allowlist
 
     def warmed() -> set[str]:
         return {c["ImageID"] for c in pool_containers("idle@pool")}
 
-    wait_until(lambda: warmed() == bundled, 20, "both bundled images warmed at start")
+    wait_until(lambda: warmed() == bundled, 30, "every bundled image warmed at start")
     wait_until(lambda: not pool_containers("idle@pool"), 20, "the idle pool drained")
     digest = client.images.get(BUSYBOX).id
     WarmPool(redis.Redis.from_url(redis_url), "idle@pool").want(digest)  # as a run would
