@@ -2,7 +2,7 @@
 
 A `?wait` that blocked a Redis connection each (BLMOVE) cost the API a connection and, under a
 threaded server, a thread per waiting client: sixteen long polls stopped gunicorn's 2 x 8. Here
-every waiter of a process shares one subscription to the channel `RunStore` publishes each
+every waiter of a process shares one subscription to the channel `JobStore` publishes each
 end on; a waiter holds an event, nothing more. Under gevent (web/gunicorn_conf.py) the
 listening thread and the events are green.
 
@@ -28,7 +28,7 @@ LISTEN_POLL_SECONDS = 1.0
 
 
 def channel(kind: str) -> str:
-    """The channel `RunStore` publishes the id of each ended job of `kind` on."""
+    """The channel `JobStore` publishes the id of each ended job of `kind` on."""
     return f"greenbar:{kind}:ended"
 
 
