@@ -675,3 +675,17 @@ def test_a_result_recorded_before_it_had_measures_still_reads():
         del wire[later]
     old = RunResult.from_wire(wire)
     assert (old.oom_killed, old.cpu_ms) == (False, None)
+
+
+def test_the_api_description_lists_the_oom_flag_and_each_measure_a_result_carries():
+    from web.contract import measured_properties
+
+    described = measured_properties()
+    measured = dataclasses.replace(a_result(Outcome.RED), oom_killed=True, cpu_ms=3)
+    for wire in (a_result(Outcome.RED).to_wire(), measured.to_wire()):
+        assert isinstance(wire["oom_killed"], bool)
+        for name, schema in described.items():
+            if schema["type"] == "integer":
+                assert wire[name] is None or wire[name] >= 0
+                assert schema["nullable"] is True
+    assert set(described) == {"oom_killed", "run_ms", "cpu_ms", "memory_peak_kib"}
