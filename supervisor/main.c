@@ -25,6 +25,27 @@ static void write_result(const outcome_t *outcome) {
     frame_write('R', outcome->err.data, outcome->err.len);
 }
 
+/* Reads the cgroup once the run's last process is gone: `cpu_before` is its CPU counter
+ * (microseconds) from before the run, so the time spent waiting for the request is left out. */
+static void measure(outcome_t *outcome, long long cpu_before) {
+    long long cpu_after = cgroup_cpu_usec();
+    outcome->cpu_ms = cpu_before >= 0 && cpu_after >= cpu_before
+                          ? (long)((cpu_after - cpu_before) / 1000)
+                          : -1;
+    outcome->memory_peak_kib = cgroup_memory_peak_kib();
+}
+
+static void write_usage(const outcome_t *outcome) {
+    char usage[USAGE_MAX_BYTES];
+    size_t n = 0;
+    if (outcome->cpu_ms >= 0)
+        n += (size_t)snprintf(usage + n, sizeof usage - n, "cpu_ms=%ld\n", outcome->cpu_ms);
+    if (outcome->memory_peak_kib >= 0)
+        n += (size_t)snprintf(usage + n, sizeof usage - n, "memory_peak_kib=%ld\n",
+                              outcome->memory_peak_kib);
+    frame_write('U', usage, n);
+}
+
 int main(int argc, char **argv) {
     if (argc != 4) die("usage: greenbar-supervisor RUN_UID RUN_GID SELF_UID");
     ids_t ids = {(uid_t)id_argument(argv[1]), (gid_t)id_argument(argv[2]),
@@ -36,8 +57,11 @@ int main(int argc, char **argv) {
     tree_t before = {0};
     frames_read_input(&ids, &limits, &sent, &before);
     outcome_t outcome = {0};
+    long long cpu_before = cgroup_cpu_usec();
     run_program(&ids, &limits, &outcome);
+    measure(&outcome, cpu_before);
     write_result(&outcome);
+    write_usage(&outcome);
     act_as_run(&ids);
     int rootfd = open(SANDBOX, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (rootfd < 0) die_errno("open " SANDBOX);

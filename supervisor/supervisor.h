@@ -33,6 +33,12 @@
  *       by name): NAME_LENGTH(2) NAME HEAD
  *   'X' a sent file the run deleted: NAME     'K' a file not sent the volume keeps: NAME
  *   'M' "key=value\n" lines: oom_kills run_ms sandbox_kib created_truncated kept_truncated
+ *       (run_ms: cyber-dojo.sh's own wall time, from its fork to its exit)
+ *   'U' the resources the run used, as its container's cgroup counts them (at most one frame,
+ *       USAGE_MAX_BYTES): "key=value\n" lines, non-negative decimals, each key left out when
+ *       the cgroup cannot be read (gVisor): cpu_ms (user + system, from just before the fork
+ *       to the end of the run's last process) memory_peak_kib (the container's high-water
+ *       mark, the supervisor's own memory included)
  *   'E' end
  * Errors go to stderr as one line and end the process with a non-zero status.
  */
@@ -50,6 +56,7 @@
 #define NAME_MAX_BYTES 4096
 #define FRAME_MAX_BYTES (64u << 20)
 #define VARIABLES_MAX_BYTES 4096
+#define USAGE_MAX_BYTES 256
 #define VARIABLE_PREFIX "CYBER_DOJO_"
 #define TEXT_SNIFF_BYTES 8000 /* as git does: a NUL in the first 8000 bytes means binary */
 /* Bounds the supervisor's own memory where a tmpfs has no inode limit (gVisor ignores it). */
@@ -103,6 +110,8 @@ typedef struct {
     int timed_out;
     long run_ms;
     long oom_kills;
+    long cpu_ms;          /* the container's CPU time over the run, user + system; -1 unknown */
+    long memory_peak_kib; /* the container's memory high-water mark; -1 unknown */
     buf_t out, err;
 } outcome_t;
 
@@ -148,6 +157,8 @@ void run_program(const ids_t *ids, const limits_t *limits, outcome_t *outcome);
 
 /* cgroup.c */
 long cgroup_oom_kills(void);
+long long cgroup_cpu_usec(void);
+long cgroup_memory_peak_kib(void);
 
 /* sha256.c */
 typedef struct {

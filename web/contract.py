@@ -104,6 +104,29 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
     }
 
 
+def measured_properties() -> dict[str, dict[str, Any]]:
+    """A result's OOM flag and what the supervisor measured (app/sandbox/result.py)."""
+    measure = {"type": "integer", "minimum": 0, "nullable": True}
+    return {
+        "oom_killed": {
+            "type": "boolean",
+            "description": "the kernel killed a process of the run, or its sandbox, for memory;"
+            " the outcome is still the rag lambda's",
+        },
+        "run_ms": {**measure, "description": "cyber-dojo.sh's own wall time, exec to exit"},
+        "cpu_ms": {
+            **measure,
+            "description": "the container's CPU time, user + system; null"
+            " when its cgroup cannot be read",
+        },
+        "memory_peak_kib": {
+            **measure,
+            "description": "the container's memory high-water"
+            " mark; null when its cgroup cannot be read",
+        },
+    }
+
+
 def result_schemas() -> dict[str, dict[str, Any]]:
     """The typed parts of a run's result that are not plain text: `tests`, an exercism
     run's results.json as app/colour/exercism.py reads it (its versions 1 to 3)."""

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify
 
 from app.config import Settings
 from app.outcomes import Outcome
-from web.contract import request_schemas, result_schemas
+from web.contract import measured_properties, request_schemas, result_schemas
 from web.services import services
 
 blueprint = Blueprint("openapi", __name__)
@@ -247,7 +247,10 @@ def document(settings: Settings) -> dict[str, Any]:
             "state": {"type": "string", "enum": ["queued", "running", "done", "error"]},
             "result": {
                 "type": "object",
-                "properties": {"tests": {"$ref": "#/components/schemas/RunTests"}},
+                "properties": {
+                    "tests": {"$ref": "#/components/schemas/RunTests"},
+                    **measured_properties(),
+                },
             },
         },
     }

@@ -17,6 +17,8 @@ MAGIC = b"GBOUT01\n"
 NAME_MAX_BYTES = 4096
 METRICS_MAX_BYTES = 1024
 METRICS = ("oom_kills", "run_ms", "sandbox_kib", "created_truncated", "kept_truncated")
+USAGE_MAX_BYTES = 256
+USAGE = ("cpu_ms", "memory_peak_kib")  # from the container's cgroup; absent when unreadable
 
 
 class Readable(Protocol):
@@ -40,6 +42,7 @@ class Harvest:
     deleted: list[str] = field(default_factory=list)
     kept: list[str] = field(default_factory=list)  # what a kata volume holds besides
     metrics: dict[str, int] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)  # of USAGE, those the cgroup told
     complete: bool = False
     problem: str = ""  # why an incomplete result is so, when the stream said
 
@@ -98,6 +101,7 @@ class Harvester:
     def _bound(self, kind: str) -> int:
         bounds = {"S": 16, "T": 0, "O": self.out_cap, "R": self.out_cap, "E": 0}
         bounds.update({"X": NAME_MAX_BYTES, "K": NAME_MAX_BYTES, "M": METRICS_MAX_BYTES})
+        bounds["U"] = USAGE_MAX_BYTES
         bounds.update(dict.fromkeys("CN", 2 + NAME_MAX_BYTES + self.out_cap))
         if kind not in bounds:
             raise Malformed(f"an unknown frame type {kind!r}")
@@ -123,7 +127,11 @@ class Harvester:
             if _safe(name := _name(payload)):
                 (result.deleted if kind == "X" else result.kept).append(name)
         elif kind == "M":
-            result.metrics = _metrics(payload)
+            result.metrics = _metrics(payload, METRICS)
+        elif kind == "U":
+            result.usage = _metrics(payload, USAGE)
+            if any(value < 0 for value in result.usage.values()):
+                raise Malformed("a negative measure")
         else:  # "E"
             if result.status is None:
                 raise Malformed("it ended without an exit status")
@@ -150,11 +158,11 @@ def _named(payload: bytes) -> tuple[str, bytes]:
     return _name(payload[2 : 2 + length]), payload[2 + length :]
 
 
-def _metrics(payload: bytes) -> dict[str, int]:
+def _metrics(payload: bytes, known: tuple[str, ...]) -> dict[str, int]:
     found = {}
     for line in payload.decode("ascii", "replace").splitlines():
         key, _, value = line.partition("=")
-        if key not in METRICS:
-            raise Malformed(f"an unknown metric {key!r}")
+        if key not in known or key in found:
+            raise Malformed(f"an unknown or repeated metric {key!r}")
         found[key] = _number(value.encode())
     return found

@@ -38,6 +38,12 @@ class RunResult:
     changed: dict[str, Text] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     sandbox_kib: int = 0  # what /sandbox held after the run
+    # The kernel killed a process of the run (or the whole sandbox) for memory.
+    oom_killed: bool = False
+    # Measured by the supervisor; None where unknown (no run, or a cgroup it cannot read).
+    run_ms: int | None = None  # cyber-dojo.sh's own wall time, from its start to its exit
+    cpu_ms: int | None = None  # the container's CPU time over the run, user + system
+    memory_peak_kib: int | None = None  # the container's memory high-water mark
     warm: bool = False  # it ran in a warm container (started before the run came)
     kept: Kept | None = None  # kata runs only
     track: str | None = None  # runs of a track: its slug and the version asked for

@@ -293,7 +293,8 @@ class _Report:
             f"out of memory: the sandbox was killed for using more than "
             f"{self._settings.memory_mib} MiB; its output is lost"
         )
-        return self._result(None, KILLED_STATUS, [why])  # ran to its end: the rule decides
+        # Ran to its end: the rule decides its colour (amber for most), the flag says why.
+        return self._result(None, KILLED_STATUS, [why], oom_killed=True)
 
     def host_timeout(self) -> RunResult:
         why = f"timed out: no result within {self.max_seconds} s; the container was killed"
@@ -307,7 +308,8 @@ class _Report:
         if harvest.timed_out:
             outcome = Outcome.TIMED_OUT
             log.append(f"timed out: cyber-dojo.sh was killed after {self.max_seconds} s")
-        if metrics.get("oom_kills", 0) > 0:
+        oom_killed = metrics.get("oom_kills", 0) > 0
+        if oom_killed:
             log.append(
                 f"out of memory: a process was killed for using more than "
                 f"{self._settings.memory_mib} MiB"
@@ -325,6 +327,10 @@ class _Report:
             deleted=sorted(harvest.deleted),
             sandbox_kib=metrics.get("sandbox_kib", 0),
             kept=kept if kata else None,
+            oom_killed=oom_killed,
+            run_ms=metrics.get("run_ms"),
+            cpu_ms=harvest.usage.get("cpu_ms"),
+            memory_peak_kib=harvest.usage.get("memory_peak_kib"),
         )
 
 

@@ -63,12 +63,19 @@ def supervisor_result(
     stderr: bytes = b"",
     created: dict[str, bytes] | None = None,
     timed_out: bool = False,
+    metrics: dict[str, int] | None = None,
+    usage: dict[str, int] | None = None,
 ) -> bytes:
     """What greenbar's supervisor writes on its stdout for a run that ended with `status`
-    (supervisor/supervisor.h: OUT): the magic line, then TYPE, LENGTH, PAYLOAD frames."""
+    (supervisor/supervisor.h: OUT): the magic line, then TYPE, LENGTH, PAYLOAD frames;
+    `metrics` and `usage` become the 'M' and 'U' frames' "key=value" lines when given."""
     frames = [(b"S", str(status).encode())] + ([(b"T", b"")] if timed_out else [])
     frames += [(b"O", stdout), (b"R", stderr)]
+    if usage is not None:
+        frames.append((b"U", "".join(f"{k}={v}\n" for k, v in usage.items()).encode()))
     for name, head in sorted((created or {}).items()):
         frames.append((b"N", struct.pack(">H", len(name.encode())) + name.encode() + head))
+    if metrics is not None:
+        frames.append((b"M", "".join(f"{k}={v}\n" for k, v in metrics.items()).encode()))
     frames.append((b"E", b""))
     return MAGIC + b"".join(kind + struct.pack(">I", len(p)) + p for kind, p in frames)

@@ -30,6 +30,39 @@ def test_a_run_that_finishes_brings_back_its_output_status_and_created_files(run
     assert (result.digest, result.warm, result.log) == (digest, False, "")
 
 
+def test_a_run_brings_back_what_the_supervisor_measured_and_no_oom_kill(run_path):
+    played = supervisor_result(
+        0,
+        metrics={"oom_kills": 0, "run_ms": 512, "sandbox_kib": 4},
+        usage={"cpu_ms": 480, "memory_peak_kib": 102_400},
+    )
+    run_path.engine.add_image(IMAGE, program=Program(stdout=played))
+    result = run_path.runner(ManualClock()).run(IMAGE, FILES, 10, "measured")
+    assert (result.run_ms, result.cpu_ms, result.memory_peak_kib) == (512, 480, 102_400)
+    assert result.oom_killed is False and result.log == ""
+
+
+def test_a_run_whose_cgroup_could_not_be_read_has_its_measures_unknown(run_path):
+    played = supervisor_result(0, metrics={"run_ms": 3}, usage={})
+    run_path.engine.add_image(IMAGE, program=Program(stdout=played))
+    result = run_path.runner(ManualClock()).run(IMAGE, FILES, 10, "unmeasured")
+    assert (result.run_ms, result.cpu_ms, result.memory_peak_kib) == (3, None, None)
+
+
+def test_a_run_with_a_process_killed_for_memory_is_flagged_and_left_to_the_rule(run_path):
+    played = supervisor_result(
+        137,
+        stderr=b"Killed\n",
+        metrics={"oom_kills": 1, "run_ms": 900},
+        usage={"cpu_ms": 300, "memory_peak_kib": 131_072},
+    )
+    run_path.engine.add_image(IMAGE, program=Program(stdout=played))
+    result = run_path.runner(ManualClock()).run(IMAGE, FILES, 10, "oom-process")
+    assert (result.outcome, result.status, result.oom_killed) == (None, 137, True)
+    assert result.log.startswith("out of memory: a process was killed")
+    assert result.memory_peak_kib == 131_072
+
+
 def test_the_request_reaches_the_container_s_stdin_in_a_container_named_after_the_run(run_path):
     run_path.engine.add_image(IMAGE, program=Program(stdout=supervisor_result(0)))
     runner = run_path.runner(ManualClock())
@@ -96,9 +129,10 @@ def test_a_container_that_dies_without_a_result_is_faulty_with_its_exit_code(run
 def test_a_sandbox_killed_for_memory_is_completed_with_137_and_says_so(run_path):
     run_path.engine.add_image(IMAGE, program=Program(oom_killed=True))
     result = run_path.runner(ManualClock()).run(IMAGE, FILES, 10, "oom")
-    assert (result.outcome, result.status) == (None, 137)
+    assert (result.outcome, result.status, result.oom_killed) == (None, 137, True)
     assert result.log.startswith("out of memory")
     assert str(run_path.settings.memory_mib) in result.log
+    assert (result.run_ms, result.cpu_ms, result.memory_peak_kib) == (None, None, None)
 
 
 def test_an_oom_kill_the_engine_records_a_moment_late_is_still_told_as_one(run_path):
@@ -115,6 +149,7 @@ def test_a_container_killed_without_the_flag_is_faulty_once_the_flag_is_waited_f
     clock = ManualClock()
     result = run_path.runner(clock).run(IMAGE, FILES, 10, "never")
     assert result.outcome == "faulty" and "exit code 137" in result.log
+    assert result.oom_killed is False
     assert 1.0 <= sum(clock.slept) < 1.2  # OOM_FLAG_SECONDS, then no longer
 
 

@@ -3,6 +3,7 @@ result, the framed stream, configuration and the allowlist."""
 
 import dataclasses
 import io
+import json
 import socket
 import struct
 import threading
@@ -14,13 +15,16 @@ import pytest
 from app.config import Settings
 from app.errors import ConfigError, ImageNotAllowed, InvalidRequest
 from app.images.allowlist import Allowlist
+from app.outcomes import Outcome
 from app.sandbox.feed import Limits, request
 from app.sandbox.files import validate
 from app.sandbox.harvest import Harvester
 from app.sandbox.home import home_files
+from app.sandbox.result import RunResult
 from app.sandbox.spec import container_name, run_labels, spec
 from app.sandbox.stream import DIAGNOSTICS_MAX_BYTES, CapExceeded, DeadlinePassed, OutputStream
 from app.sandbox.text import cleaned
+from tests.helpers import a_result
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = Settings()
@@ -262,6 +266,7 @@ GENUINE = (
     ("X", b"gone.txt"),
     ("K", b"sub/new.txt"),
     ("M", b"oom_kills=0\nrun_ms=5\nsandbox_kib=8\ncreated_truncated=1\nkept_truncated=0\n"),
+    ("U", b"cpu_ms=480\nmemory_peak_kib=102400\n"),
     ("E", b""),
 )
 
@@ -275,6 +280,26 @@ def test_the_harvest_reads_status_outputs_files_names_and_metrics():
     assert (harvest.deleted, harvest.kept) == (["gone.txt"], ["sub/new.txt"])
     assert harvest.metrics["created_truncated"] == 1
     assert harvest.metrics["sandbox_kib"] == 8
+    assert harvest.usage == {"cpu_ms": 480, "memory_peak_kib": 102400}
+
+
+def test_a_usage_frame_without_the_values_the_cgroup_did_not_tell_leaves_them_out():
+    harvest = _harvest(_out(("S", b"0"), ("U", b"memory_peak_kib=7\n"), ("E", b"")))
+    assert harvest.complete, harvest.problem
+    assert harvest.usage == {"memory_peak_kib": 7}
+
+
+def test_a_result_without_a_usage_frame_has_no_measures():
+    harvest = _harvest(_out(("S", b"0"), ("E", b"")))
+    assert harvest.complete and harvest.usage == {}
+
+
+def test_a_usage_frame_longer_than_it_may_be_is_refused_before_its_payload_is_read():
+    stream = _OnlyRead(_out(("S", b"0")) + b"U" + struct.pack(">I", 257) + b"cpu_ms=1\n" * 40)
+    harvest = Harvester(101, 1, 16).harvest(stream)
+    assert not harvest.complete
+    assert "'U' frame of 257 bytes" in harvest.problem
+    assert stream.taken == len(b"GBOUT01\n") + 5 + 1 + 5, "nothing of the payload was read"
 
 
 @pytest.mark.parametrize("cut", range(0, len(_out(*GENUINE)), 7))
@@ -296,6 +321,11 @@ def test_a_result_that_ends_without_a_status_is_malformed():
         _out(("Q", b"")),  # an unknown frame
         _out(("S", b"zero")),  # a status that is not a number
         _out(("M", b"bogus=1\n")),  # an unknown metric
+        _out(("S", b"0"), ("U", b"oom_kills=1\n"), ("E", b"")),  # a metric that is not a measure
+        _out(("S", b"0"), ("U", b"cpu_ms=fast\n"), ("E", b"")),  # not a number
+        _out(("S", b"0"), ("U", b"cpu_ms=-1\n"), ("E", b"")),  # negative
+        _out(("S", b"0"), ("U", b"cpu_ms=1\ncpu_ms=2\n"), ("E", b"")),  # repeated
+        _out(("S", b"0"), ("U", b""), ("U", b""), ("E", b"")),  # two usage frames
         _out(("C", b"\x00")),  # a file frame too short for its name
     ],
 )
@@ -624,3 +654,38 @@ def test_the_container_runs_under_runc_unless_another_runtime_is_set():
 
 def test_the_request_carries_the_runs_process_limit():
     assert Limits(1, 10, 1, nproc=126).encoded().endswith(b"nproc=126\n")
+
+
+def test_a_result_s_wire_form_carries_the_oom_flag_and_its_measures_null_when_unknown():
+    unknown = a_result(Outcome.AMBER).to_wire()
+    assert unknown["oom_killed"] is False
+    assert [unknown[k] for k in ("run_ms", "cpu_ms", "memory_peak_kib")] == [None] * 3
+    measured = dataclasses.replace(
+        a_result(Outcome.AMBER), oom_killed=True, run_ms=9, cpu_ms=7, memory_peak_kib=1024
+    )
+    wire = json.loads(json.dumps(measured.to_wire()))
+    assert (wire["oom_killed"], wire["run_ms"], wire["cpu_ms"]) == (True, 9, 7)
+    assert wire["memory_peak_kib"] == 1024 and wire["outcome"] == "amber"
+    assert RunResult.from_wire(wire) == measured
+
+
+def test_a_result_recorded_before_it_had_measures_still_reads():
+    wire = a_result(Outcome.GREEN).to_wire()
+    for later in ("oom_killed", "run_ms", "cpu_ms", "memory_peak_kib"):
+        del wire[later]
+    old = RunResult.from_wire(wire)
+    assert (old.oom_killed, old.cpu_ms) == (False, None)
+
+
+def test_the_api_description_lists_the_oom_flag_and_each_measure_a_result_carries():
+    from web.contract import measured_properties
+
+    described = measured_properties()
+    measured = dataclasses.replace(a_result(Outcome.RED), oom_killed=True, cpu_ms=3)
+    for wire in (a_result(Outcome.RED).to_wire(), measured.to_wire()):
+        assert isinstance(wire["oom_killed"], bool)
+        for name, schema in described.items():
+            if schema["type"] == "integer":
+                assert wire[name] is None or wire[name] >= 0
+                assert schema["nullable"] is True
+    assert set(described) == {"oom_killed", "run_ms", "cpu_ms", "memory_peak_kib"}
