@@ -34,9 +34,10 @@ int main(int argc, char **argv) {
     limits_t limits = {0, 0, 16, 0, 0};
     sent_list_t sent = {0};
     tree_t before = {0};
-    frames_read_input(&ids, &limits, &sent, &before);
+    input_t input = {0};
+    frames_read_input(&ids, &limits, &input, &sent, &before);
     outcome_t outcome = {0};
-    run_program(&ids, &limits, &outcome);
+    run_program(&ids, &limits, &input, &outcome);
     write_result(&outcome);
     act_as_run(&ids);
     int rootfd = open(SANDBOX, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
