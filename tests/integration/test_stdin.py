@@ -99,3 +99,10 @@ def test_greenbar_run_with_stdin_sends_the_files_text_to_cyber_dojo_sh(
     argv = ["--url", url, "run", str(folder), "--image", "greenbar/busybox-sh"]
     main([*argv, "--stdin", str(tmp_path / "input.txt")])
     assert "got from a file\n" in capsys.readouterr().out
+
+
+def test_a_run_given_stdin_holds_no_descriptor_but_its_three_standard_ones(api):
+    # the listing's own directory descriptor is the one more python holds while it lists
+    script = "python3 -c \"import os; print(' '.join(sorted(os.listdir('/proc/self/fd'))))\""
+    result = run(api, {"cyber-dojo.sh": script}, image="greenbar/python-pytest", stdin="x" * BIG)
+    assert result["stdout"]["content"] == "0 1 2 3\n", result["stderr"]
