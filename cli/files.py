@@ -1,10 +1,11 @@
-"""Reading a folder into a run's `files`: its regular UTF-8 text files by relative name."""
+"""Reading a folder into a run's `files` (its regular UTF-8 text files by relative name), and
+a run's `stdin` from a file."""
 
 import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TextIO
 
 from cli.errors import CliError
 
@@ -73,3 +74,21 @@ def text_of(path: Path, name: str) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def read_input(name: str, own: TextIO) -> str:
+    """A run's stdin: the text of the file `name`, or all of `own` (the CLI's own standard
+    input) when `name` is `-`.
+
+    Raises:
+        CliError: the file cannot be read or is not UTF-8 text.
+    """
+    if name == "-":
+        try:
+            return own.read()
+        except UnicodeDecodeError:
+            raise CliError("stdin: the CLI's own standard input is not UTF-8 text") from None
+    text = text_of(Path(name), name)
+    if text is None:
+        raise CliError(f"--stdin {name} is not UTF-8 text")
+    return text

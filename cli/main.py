@@ -93,6 +93,12 @@ def _add_run(commands: "argparse._SubParsersAction[Parser]") -> None:
     sub.add_argument("--max-seconds", type=int, help="the run's time limit, whole seconds")
     sub.add_argument("--kata", help="a kata id: its runs share a volume as /sandbox")
     sub.add_argument(
+        "--stdin",
+        metavar="FILE",
+        help="a UTF-8 text file cyber-dojo.sh reads on its stdin ('-': this command's own "
+        "stdin); without it, cyber-dojo.sh reads nothing",
+    )
+    sub.add_argument(
         "--wait", type=int, default=25, help="seconds per long poll (default 25, the API's most)"
     )
     sub.set_defaults(handler=run.command)

@@ -1,6 +1,7 @@
 """`greenbar run DIR`: send a folder's files, wait for the run, show its output and light."""
 
 import argparse
+import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -10,15 +11,18 @@ from typing import Any, TextIO
 from cli import render
 from cli.api import Api
 from cli.errors import CliError
-from cli.files import read_folder
+from cli.files import read_folder, read_input
 
 FINAL_STATES = ("done", "error")
 POLL_PAUSE_SECONDS = 0.25  # between long polls, in case the server answers without waiting
 SKIPPED_SHOWN = 5
 
 
-def request_body(args: argparse.Namespace, files: dict[str, str]) -> dict[str, Any]:
-    """The `POST /runs` body from the command line's options and the folder's files."""
+def request_body(
+    args: argparse.Namespace, files: dict[str, str], stdin: str | None = None
+) -> dict[str, Any]:
+    """The `POST /runs` body from the command line's options, the folder's files and the
+    run's stdin (None: none is sent)."""
     body: dict[str, Any] = {"image": args.image} if args.image else {"track": args.track}
     if args.version:
         body["version"] = args.version
@@ -27,6 +31,8 @@ def request_body(args: argparse.Namespace, files: dict[str, str]) -> dict[str, A
         body["max_seconds"] = args.max_seconds
     if args.kata:
         body["kata"] = args.kata
+    if stdin is not None:
+        body["stdin"] = stdin
     return body
 
 
@@ -71,11 +77,13 @@ def command(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO, colour
     """`greenbar run`: returns the exit code of the run's traffic light.
 
     Raises:
-        CliError: the folder is unusable, or the API refused or could not be reached.
+        CliError: the folder or the --stdin file is unusable, or the API refused or could
+            not be reached.
     """
     folder = read_folder(Path(args.dir))
+    stdin = read_input(args.stdin, sys.stdin) if args.stdin is not None else None
     _write(err, skipped_note(folder.skipped))
-    run = submit(api, request_body(args, folder.files), args.wait)
+    run = submit(api, request_body(args, folder.files, stdin), args.wait)
     return show(run, out, err, colour)
 
 

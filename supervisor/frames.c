@@ -149,7 +149,8 @@ static struct timespec edit_time(const tree_t *before) {
 
 /* Reads the request, applying deletes and files to /sandbox as they come. `before` gets
  * what /sandbox held before (a kata volume's files from earlier runs). */
-void frames_read_input(const ids_t *ids, limits_t *limits, sent_list_t *sent, tree_t *before) {
+void frames_read_input(const ids_t *ids, limits_t *limits, input_t *input, sent_list_t *sent,
+                       tree_t *before) {
     char magic[sizeof IN_MAGIC - 1];
     if (!read_exact(0, magic, sizeof magic)) _exit(0); /* a warm container nobody took */
     if (memcmp(magic, IN_MAGIC, sizeof magic) != 0) die("the request has no magic line");
@@ -177,6 +178,11 @@ void frames_read_input(const ids_t *ids, limits_t *limits, sent_list_t *sent, tr
         } else if (type == 'V' && !named) {
             set_variables(payload, len);
             named = 1;
+        } else if (type == 'I' && !input->given && len <= INPUT_MAX_BYTES) {
+            input->data = payload; /* kept until the run has it: not freed below */
+            input->len = len;
+            input->given = 1;
+            payload = NULL;
         } else if (type == 'H' && len <= HOME_FILE_MAX_BYTES) {
             if (homefd < 0) homefd = open(HOME, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (homefd < 0) die_errno("open " HOME);

@@ -55,10 +55,11 @@ int main(int argc, char **argv) {
     limits_t limits = {0, 0, 16, 0, 0};
     sent_list_t sent = {0};
     tree_t before = {0};
-    frames_read_input(&ids, &limits, &sent, &before);
+    input_t input = {0};
+    frames_read_input(&ids, &limits, &input, &sent, &before);
     outcome_t outcome = {0};
     long long cpu_before = cgroup_cpu_usec();
-    run_program(&ids, &limits, &outcome);
+    run_program(&ids, &limits, &input, &outcome);
     measure(&outcome, cpu_before);
     write_result(&outcome);
     write_usage(&outcome);

@@ -5,6 +5,10 @@
  * kill(-1, SIGKILL): every process in the container but pid 1 and itself, whatever session
  * or process group it fled to. A fork bomb can use up the pids limit; the supervisor needs
  * no new process to stop it, report it and carry on.
+ *
+ * The run's standard input, when it has one, is written by the same loop: non-blocking, a
+ * pipe's worth at a time as the run reads, so a program that prints much before it reads, or
+ * never reads at all, cannot deadlock against the supervisor.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -27,6 +31,13 @@ extern char **environ;
 static const char *const BASH_PATHS[] = {"/bin/bash", "/usr/bin/bash"};
 static int wakeup[2];
 
+/* The write end of the run's stdin and how much of the input it has taken; fd -1: closed. */
+typedef struct {
+    int fd;
+    const unsigned char *data;
+    size_t len, done;
+} feeder_t;
+
 static void on_child(int signum) {
     int saved = errno;
     (void)signum;
@@ -34,10 +45,12 @@ static void on_child(int signum) {
     errno = saved;
 }
 
-static void start_child(const ids_t *ids, const limits_t *limits, int out[2], int err[2]) {
+/* `in_fd`: the read end of the run's stdin pipe, or -1 for /dev/null. */
+static void start_child(const ids_t *ids, const limits_t *limits, int in_fd, int out[2],
+                        int err[2]) {
     setsid();
-    int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (null < 0 || dup2(null, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) _exit(126);
+    int in = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (in < 0 || dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) _exit(126);
     for (int fd = 3; fd < 1024; fd++) close(fd);
     signal(SIGCHLD, SIG_DFL);
     signal(SIGPIPE, SIG_DFL);
@@ -82,6 +95,27 @@ static int drain(int fd, buf_t *buf, size_t cap) {
     }
 }
 
+static void stop_feeding(feeder_t *in) {
+    if (in->fd >= 0) close(in->fd);
+    in->fd = -1;
+}
+
+/* Writes what the stdin pipe has room for; closes it once all is written or nobody reads. */
+static void feed(feeder_t *in) {
+    while (in->fd >= 0 && in->done < in->len) {
+        size_t left = in->len - in->done;
+        ssize_t put = write(in->fd, in->data + in->done, left < CHUNK ? left : CHUNK);
+        if (put > 0) {
+            in->done += (size_t)put;
+            continue;
+        }
+        if (put < 0 && errno == EINTR) continue;
+        if (put < 0 && errno == EAGAIN) return; /* full: poll says when it has room */
+        stop_feeding(in);                       /* EPIPE: every reader has gone */
+    }
+    stop_feeding(in);
+}
+
 static int exit_status(int raw) {
     return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
 }
@@ -110,7 +144,7 @@ static void sweep(void) {
     reap(-1, &ignored);
 }
 
-static void watch(pid_t child, int out_fd, int err_fd, const limits_t *limits,
+static void watch(pid_t child, int out_fd, int err_fd, feeder_t *in, const limits_t *limits,
                   outcome_t *outcome) {
     long started = monotonic_ms(), deadline = started + limits->max_ms, killed_at = 0;
     int open_out = 1, open_err = 1, exited = 0;
@@ -118,22 +152,26 @@ static void watch(pid_t child, int out_fd, int err_fd, const limits_t *limits,
         long now = monotonic_ms();
         if (!exited && !killed_at && now >= deadline) {
             outcome->timed_out = 1;
+            stop_feeding(in);
             kill(-1, SIGKILL);
             killed_at = now;
         }
         if (killed_at && exited && now - killed_at > DRAIN_AFTER_KILL_MS) break;
         if (killed_at) kill(-1, SIGKILL); /* gVisor's kill(-1) races forks: say it again */
-        struct pollfd fds[3] = {{wakeup[0], POLLIN, 0},
+        struct pollfd fds[4] = {{wakeup[0], POLLIN, 0},
                                 {open_out ? out_fd : -1, POLLIN, 0},
-                                {open_err ? err_fd : -1, POLLIN, 0}};
+                                {open_err ? err_fd : -1, POLLIN, 0},
+                                {in->fd, POLLOUT, 0}};
         long wait = killed_at ? 50 : deadline - now;
-        if (poll(fds, 3, (int)(wait > 0 ? wait : 0)) < 0 && errno != EINTR) die_errno("poll");
+        if (poll(fds, 4, (int)(wait > 0 ? wait : 0)) < 0 && errno != EINTR) die_errno("poll");
         char sink[64];
         while (read(wakeup[0], sink, sizeof sink) > 0) {}
         if (open_out && fds[1].revents) open_out = drain(out_fd, &outcome->out, limits->out_cap);
         if (open_err && fds[2].revents) open_err = drain(err_fd, &outcome->err, limits->out_cap);
+        if (in->fd >= 0 && fds[3].revents) feed(in);
         if (!exited && reap(child, &outcome->status)) {
             exited = 1;
+            stop_feeding(in);
             outcome->run_ms = monotonic_ms() - started;
             /* Whatever cyber-dojo.sh left running dies now, so the pipes reach their end. */
             kill(-1, SIGKILL);
@@ -142,10 +180,11 @@ static void watch(pid_t child, int out_fd, int err_fd, const limits_t *limits,
     }
 }
 
-void run_program(const ids_t *ids, const limits_t *limits, outcome_t *outcome) {
-    int out[2], err[2];
+void run_program(const ids_t *ids, const limits_t *limits, const input_t *input,
+                 outcome_t *outcome) {
+    int out[2], err[2], in[2] = {-1, -1};
     if (pipe2(wakeup, O_CLOEXEC | O_NONBLOCK) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
-        pipe2(err, O_CLOEXEC) != 0)
+        pipe2(err, O_CLOEXEC) != 0 || (input->given && pipe2(in, O_CLOEXEC) != 0))
         die_errno("pipe");
     struct sigaction action;
     memset(&action, 0, sizeof action);
@@ -156,12 +195,19 @@ void run_program(const ids_t *ids, const limits_t *limits, outcome_t *outcome) {
     outcome->oom_kills = cgroup_oom_kills();
     pid_t child = fork();
     if (child < 0) die_errno("fork");
-    if (child == 0) start_child(ids, limits, out, err);
+    if (child == 0) start_child(ids, limits, in[0], out, err);
     close(out[1]);
     close(err[1]);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
     fcntl(err[0], F_SETFL, O_NONBLOCK);
-    watch(child, out[0], err[0], limits, outcome);
+    feeder_t feeder = {in[1], input->data, input->len, 0};
+    if (in[0] >= 0) {
+        close(in[0]);
+        fcntl(in[1], F_SETFL, O_NONBLOCK);
+        feed(&feeder); /* as much as a pipe holds at once; all of a small input */
+    }
+    watch(child, out[0], err[0], &feeder, limits, outcome);
+    stop_feeding(&feeder);
     if (outcome->timed_out && outcome->run_ms == 0) outcome->run_ms = limits->max_ms;
     sweep();
     close(out[0]);

@@ -17,14 +17,17 @@
  *   'H' a helper file for the run's home, /home/sandbox (e.g. cyber_dojo_fs_cleaners.sh, which
  *       cyber-dojo's start points source): as 'F' below, at most HOME_FILE_MAX_BYTES, never
  *       reported
+ *   'I' the run's standard input, its bytes (at most one frame, INPUT_MAX_BYTES); without
+ *       one, cyber-dojo.sh reads /dev/null
  *   'D' a name to delete from /sandbox (a kata volume: a file the client no longer sends)
  *   'F' a file: NAME_LENGTH(2) NAME MODE(4) CONTENT; written only if its content differs
  *       from what /sandbox holds, with an mtime newer than anything there
  *   'E' end: the run starts
  * RUN: bash ./cyber-dojo.sh (the first of /bin/bash, /usr/bin/bash the run's uid may execute;
- *   else sh from PATH) in /sandbox, in a session of its own, stdin /dev/null, stdout and
- *   stderr through pipes of which the first out_cap bytes are kept; when it exits, or at
- *   max_ms, every other process in the container is killed.
+ *   else sh from PATH) in /sandbox, in a session of its own, stdin a pipe the supervisor
+ *   writes the 'I' bytes into (closed once all are written, or when the run exits or times
+ *   out) or else /dev/null, stdout and stderr through pipes of which the first out_cap bytes
+ *   are kept; when it exits, or at max_ms, every other process in the container is killed.
  * OUT (stdout): the magic "GBOUT01\n", then frames as above, until 'E':
  *   'S' the exit status (decimal)   'T' it timed out (empty)
  *   'O' stdout head                 'R' stderr head
@@ -57,6 +60,7 @@
 #define FRAME_MAX_BYTES (64u << 20)
 #define VARIABLES_MAX_BYTES 4096
 #define USAGE_MAX_BYTES 256
+#define INPUT_MAX_BYTES FRAME_MAX_BYTES
 #define VARIABLE_PREFIX "CYBER_DOJO_"
 #define TEXT_SNIFF_BYTES 8000 /* as git does: a NUL in the first 8000 bytes means binary */
 /* Bounds the supervisor's own memory where a tmpfs has no inode limit (gVisor ignores it). */
@@ -66,6 +70,13 @@ typedef struct {
     unsigned char *data;
     size_t len, cap;
 } buf_t;
+
+/* The run's standard input: `given` 0 means none (/dev/null). */
+typedef struct {
+    unsigned char *data;
+    size_t len;
+    int given;
+} input_t;
 
 typedef struct {
     uid_t run_uid;
@@ -147,13 +158,15 @@ void files_harvest(int rootfd, const limits_t *limits, sent_list_t *sent, const 
                    const outcome_t *outcome);
 
 /* frames.c */
-void frames_read_input(const ids_t *ids, limits_t *limits, sent_list_t *sent, tree_t *before);
+void frames_read_input(const ids_t *ids, limits_t *limits, input_t *input, sent_list_t *sent,
+                       tree_t *before);
 void frame_write(char type, const void *data, size_t len);
 void frame_write_named(char type, const char *name, const void *data, size_t len);
 void frames_flush(void);
 
 /* run.c */
-void run_program(const ids_t *ids, const limits_t *limits, outcome_t *outcome);
+void run_program(const ids_t *ids, const limits_t *limits, const input_t *input,
+                 outcome_t *outcome);
 
 /* cgroup.c */
 long cgroup_oom_kills(void);

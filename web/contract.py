@@ -49,6 +49,11 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
                 },
                 "rag_lambda": rag_lambda,
                 "kata": {"type": "string", "pattern": KATA_ID.pattern},
+                "stdin": {
+                    "type": "string",
+                    "description": "what cyber-dojo.sh reads on its standard input (without "
+                    f"it, nothing: /dev/null); at most {settings.files_max_kib} KiB as UTF-8",
+                },
                 "exercise": {
                     "type": "string",
                     "pattern": EXERCISE,

@@ -9,7 +9,7 @@ from app.errors import InvalidParameter, InvalidRequest
 from app.images.allowlist import Allowlist
 from app.images.tracks import TrackStore
 from app.jobs.requests import ColourRequest, RunRequest
-from app.sandbox.files import validate
+from app.sandbox.files import validate, validate_stdin
 from web.contract import conform, request_schemas
 
 
@@ -17,13 +17,15 @@ def run_request(
     body: object, settings: Settings, allowlist: Allowlist, tracks: TrackStore
 ) -> RunRequest:
     """A validated run request: image (named, or a track's version), files, max_seconds and
-    optionally rag_lambda, kata and exercise.
+    optionally rag_lambda, kata, exercise and stdin.
 
     Raises:
         InvalidRequest: naming the field and the rule broken.
     """
     run: dict[str, Any] = conform(body, request_schemas(settings)["RunRequest"])
     optional: dict[str, Any] = {k: run[k] for k in ("rag_lambda", "kata", "exercise") if k in run}
+    if "stdin" in run:
+        optional["stdin"] = validate_stdin(run["stdin"], settings)
     return RunRequest(
         **_image_or_track(run, allowlist, tracks),
         files=validate(run["files"], settings, exercise="exercise" in run),

@@ -225,7 +225,7 @@ class RunExecutor(_Executor[RunRequest]):
         image, seconds = request.image, request.max_seconds
         kata = request.kata_ref
         if kata is None:
-            return self._runner.run(image, files, seconds, job_id)
+            return self._runner.run(image, files, seconds, job_id, stdin=request.stdin)
         holder = self._kata.katas.claim(kata, job_id, self._kata.claim_seconds)
         if holder is not None:  # its claim from the API expired while it waited: say so
             raise KataBusy(f"kata {request.kata} is in use by run {holder}")
@@ -242,6 +242,7 @@ class RunExecutor(_Executor[RunRequest]):
             kata=(volume.name, volume.uid),
             deleted=sorted(before - set(files)),
             kata_name=request.kata,
+            stdin=request.stdin,
         )
         self._runner.dispose()  # the volume is free once the client has the result
         kib, quota = result.sandbox_kib, self._kata.quota_kib

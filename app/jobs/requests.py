@@ -15,8 +15,9 @@ def _present(record: object) -> dict[str, Any]:
 @dataclass(frozen=True)
 class RunRequest:
     """A run: the image (named, or a track's version resolved to one), the files and limit,
-    and optionally the client's copy of the rag lambda, a kata to keep files in, and the
-    exercise whose tests an image following exercism's test-runner interface runs."""
+    and optionally the client's copy of the rag lambda, a kata to keep files in, the
+    exercise whose tests an image following exercism's test-runner interface runs, and what
+    cyber-dojo.sh reads on its standard input."""
 
     image: str
     files: dict[str, str] = field(default_factory=dict)
@@ -27,6 +28,7 @@ class RunRequest:
     track: str | None = None
     version: str | None = None
     exercise: str | None = None  # its slug (app/sandbox/exercism.py)
+    stdin: str | None = None  # None: cyber-dojo.sh reads /dev/null
 
     def to_wire(self) -> dict[str, Any]:
         return _present(self)

@@ -2,8 +2,9 @@
 
 The magic line `GBRUN01`, then frames TYPE (1 byte), LENGTH (4 bytes, big-endian), PAYLOAD:
 `L` the limits as `key=value` lines, `V` the run's own `CYBER_DOJO_*` variables as
-`NAME=value` lines, `H` a helper file for the run's HOME, `D` a name to delete, `F` a file
-(name length, name, mode, content), `E` the end. `supervisor/supervisor.h` is the other side.
+`NAME=value` lines, `I` the run's standard input (only when it has one: else it reads
+/dev/null), `H` a helper file for the run's HOME, `D` a name to delete, `F` a file (name
+length, name, mode, content), `E` the end. `supervisor/supervisor.h` is the other side.
 """
 
 import re
@@ -11,7 +12,7 @@ import struct
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from app.sandbox.files import encoded
+from app.sandbox.files import STDIN_MAX_BYTES, encoded
 
 MAGIC = b"GBRUN01\n"
 # cyber-dojo's mode for the learner's files: cyber-dojo.sh is run through the shell, and a
@@ -82,15 +83,23 @@ def _variables(variables: Mapping[str, str]) -> bytes:
     return payload
 
 
+def _stdin(stdin: str) -> bytes:
+    raw = encoded(stdin)
+    if len(raw) > STDIN_MAX_BYTES:
+        raise ValueError(f"stdin takes {len(raw)} bytes, over {STDIN_MAX_BYTES}")
+    return _frame(b"I", raw)
+
+
 def request(
     limits: Limits,
     files: Mapping[str, str],
     deleted: Collection[str] = (),
     variables: Mapping[str, str] | None = None,
     home: Mapping[str, str] | None = None,
+    stdin: str | None = None,
 ) -> bytes:
-    """The bytes a run's container reads: limits, variables, home files, names to delete,
-    files, end.
+    """The bytes a run's container reads: limits, variables, stdin, home files, names to
+    delete, files, end.
 
     Args:
         limits: the run's bounds.
@@ -98,15 +107,20 @@ def request(
         deleted: names to remove from a kata volume first (no longer sent by the client).
         variables: the run's own `CYBER_DOJO_*` environment variables.
         home: helper files for the run's HOME by relative name (see app/sandbox/home/).
+        stdin: what cyber-dojo.sh reads on its standard input (None: /dev/null); validated
+            by `app.sandbox.files.validate_stdin`.
 
     Raises:
         ValueError: a variable's name is not `CYBER_DOJO_*`, a value holds a newline or NUL,
             or they take more than `VARIABLES_MAX_BYTES`; a home file is over
-            `HOME_FILE_MAX_BYTES` (bugs: names and values are validated long before).
+            `HOME_FILE_MAX_BYTES`; stdin is over `STDIN_MAX_BYTES` (bugs: names, values
+            and sizes are validated long before).
     """
     parts = [MAGIC, _frame(b"L", limits.encoded())]
     if variables:
         parts.append(_frame(b"V", _variables(variables)))
+    if stdin is not None:
+        parts.append(_stdin(stdin))
     parts += [_home_file(name, content) for name, content in (home or {}).items()]
     parts += [_frame(b"D", name.encode()) for name in deleted]
     parts += [_file(name, content) for name, content in files.items()]

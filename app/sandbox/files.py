@@ -1,4 +1,5 @@
-"""The learner's files going in: validation of names and sizes (app/sandbox/feed.py sends them)."""
+"""The learner's files (and a run's stdin) going in: validation of names and sizes
+(app/sandbox/feed.py sends them)."""
 
 import re
 from collections.abc import Mapping
@@ -7,6 +8,7 @@ from app.config import Settings
 from app.errors import InvalidRequest
 
 NAME_COMPONENT_MAX_BYTES = 255
+STDIN_MAX_BYTES = 64 << 20  # an I frame, as the supervisor bounds it (INPUT_MAX_BYTES)
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -45,6 +47,19 @@ def validate(files: object, settings: Settings, exercise: bool = False) -> dict[
     if total > settings.files_max_kib * 1024:
         raise InvalidRequest("files", f"at most {settings.files_max_kib} KiB in all")
     return dict(files)
+
+
+def validate_stdin(stdin: str, settings: Settings) -> str:
+    """Checks a run request's `stdin`: bounded as a file is, by files_max_kib (and by what
+    one frame of the supervisor's request may carry).
+
+    Raises:
+        InvalidRequest: naming `stdin` and the bound.
+    """
+    kib = min(settings.files_max_kib, STDIN_MAX_BYTES // 1024)
+    if len(encoded(stdin)) > kib * 1024:
+        raise InvalidRequest("stdin", f"at most {kib} KiB")
+    return stdin
 
 
 def _check_name(name: str, max_depth: int) -> None:

@@ -80,6 +80,7 @@ class Runner:
         kata: tuple[str, int] | None = None,
         deleted: Collection[str] = (),
         kata_name: str | None = None,
+        stdin: str | None = None,
     ) -> RunResult:
         """Runs `files`' cyber-dojo.sh in a new container of `image`.
 
@@ -92,6 +93,7 @@ class Runner:
                 its files.
             deleted: names to remove from the volume first (no longer sent by the client).
             kata_name: the client's name for the kata, the run's CYBER_DOJO_ID (else run_id).
+            stdin: what cyber-dojo.sh reads on its standard input (None: /dev/null).
 
         Returns:
             The result; expected failures (timeout, a missing image) are outcomes, not raises.
@@ -119,7 +121,7 @@ class Runner:
         try:
             harvester = Harvester(limits.out_cap, len(files), limits.created_max, limits.kept_max)
             variables = {"CYBER_DOJO_ID": kata_name or run_id, "CYBER_DOJO_IMAGE_NAME": image}
-            feed = request(limits, files, deleted, variables, home_files())
+            feed = request(limits, files, deleted, variables, home_files(), stdin)
             return self._feed_and_read(name, sock, feed, harvester, report, kata is not None)
         finally:
             self._leftovers.append(name)

@@ -407,6 +407,34 @@ def test_a_run_answered_at_once_prints_stdout_stderr_and_the_light(fake, kata, c
     assert sent.body == {"image": IMAGE, "files": read_folder(kata).files}
 
 
+def test_stdin_sends_a_files_text_as_the_runs_stdin(fake, kata, tmp_path):
+    (tmp_path / "input.txt").write_text("Ada\nπ\n")
+    fake.answer("POST", "/runs", (200, finished("green", status=0)))
+    argv = ["--url", fake.url, "run", str(kata), "--image", IMAGE, "--stdin"]
+    assert main([*argv, str(tmp_path / "input.txt")]) == 0
+    [sent] = fake.requests
+    assert sent.body == {"image": IMAGE, "files": read_folder(kata).files, "stdin": "Ada\nπ\n"}
+
+
+def test_stdin_dash_sends_the_clis_own_stdin(fake, kata, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO("from a pipe\n"))
+    fake.answer("POST", "/runs", (200, finished("green", status=0)))
+    assert main(["--url", fake.url, "run", str(kata), "--image", IMAGE, "--stdin", "-"]) == 0
+    [sent] = fake.requests
+    assert sent.body["stdin"] == "from a pipe\n"
+
+
+def test_a_stdin_file_that_is_missing_or_binary_exits_6_sending_nothing(
+    fake, kata, tmp_path, capsys
+):
+    (tmp_path / "binary").write_bytes(b"a\x00b")
+    for name, said in [("missing", "cannot read"), ("binary", "is not UTF-8 text")]:
+        argv = ["--url", fake.url, "run", str(kata), "--image", IMAGE]
+        assert main([*argv, "--stdin", str(tmp_path / name)]) == 6
+        assert said in capsys.readouterr().err
+    assert fake.requests == []
+
+
 def test_a_202_is_polled_until_the_run_is_done(fake, kata, capsys):
     fake.answer("POST", "/runs", (202, queued()))
     fake.answer("GET", f"/runs/{RUN_ID}", (200, running()), (200, finished("green", status=0)))

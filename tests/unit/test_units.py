@@ -9,12 +9,14 @@ import struct
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from app.config import Settings
 from app.errors import ConfigError, ImageNotAllowed, InvalidRequest
 from app.images.allowlist import Allowlist
+from app.jobs.requests import RunRequest
 from app.outcomes import Outcome
 from app.sandbox.feed import Limits, request
 from app.sandbox.files import validate
@@ -25,6 +27,7 @@ from app.sandbox.spec import container_name, run_labels, spec
 from app.sandbox.stream import DIAGNOSTICS_MAX_BYTES, CapExceeded, DeadlinePassed, OutputStream
 from app.sandbox.text import cleaned
 from tests.helpers import a_result
+from web.schemas import run_request
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = Settings()
@@ -193,6 +196,46 @@ def test_home_files_go_after_the_variables_as_0644_files_of_their_own_kind():
 def test_a_home_file_over_the_supervisors_bound_is_refused_before_sending():
     with pytest.raises(ValueError, match="65536"):
         request(Limits(1, 10, 1), {}, home={"big.sh": "x" * 65536})
+
+
+def test_a_runs_stdin_is_one_frame_of_its_utf8_bytes_before_the_files():
+    sent = request(Limits(1, 10, 1), {"cyber-dojo.sh": "cat"}, stdin="π\nlast")
+    frames = _frames(sent, b"GBRUN01\n")
+    assert [kind for kind, _ in frames] == ["L", "I", "F", "E"]
+    assert frames[1][1] == "π\nlast".encode()
+
+
+def test_an_empty_stdin_is_still_sent_and_no_stdin_sends_no_frame():
+    with_empty = _frames(request(Limits(1, 10, 1), {"cyber-dojo.sh": ""}, stdin=""), b"GBRUN01\n")
+    assert ("I", b"") in with_empty
+    without = _frames(request(Limits(1, 10, 1), {"cyber-dojo.sh": ""}), b"GBRUN01\n")
+    assert "I" not in [kind for kind, _ in without]
+
+
+def _run_request(**body: Any) -> RunRequest:
+    settings = Settings(files_max_kib=1)
+    allowed = Allowlist(["greenbar/busybox-sh"])
+    body = {"image": "greenbar/busybox-sh", "files": {"cyber-dojo.sh": "cat"}, **body}
+    return run_request(body, settings, allowed, None)  # type: ignore[arg-type]
+
+
+def test_stdin_of_up_to_files_max_kib_in_utf8_bytes_is_accepted_and_carried():
+    assert _run_request(stdin="x" * 1024).stdin == "x" * 1024
+    assert _run_request().stdin is None
+
+
+@pytest.mark.parametrize("stdin", ["x" * 1025, "π" * 513])
+def test_stdin_over_files_max_kib_is_refused_naming_stdin(stdin):
+    with pytest.raises(InvalidRequest) as refused:
+        _run_request(stdin=stdin)
+    assert refused.value.field == "stdin"
+    assert "at most 1 KiB" in str(refused.value)
+
+
+def test_stdin_that_is_not_a_string_is_refused_naming_stdin():
+    with pytest.raises(InvalidRequest) as refused:
+        _run_request(stdin=["a"])
+    assert refused.value.field == "stdin"
 
 
 def test_greenbars_fs_cleaners_define_the_three_functions_cyber_dojo_start_points_call():
