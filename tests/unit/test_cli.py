@@ -128,7 +128,8 @@ def handler_of(fake: FakeApi) -> type[BaseHTTPRequestHandler]:
 def fake() -> Iterator[FakeApi]:
     api = FakeApi()
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler_of(api))
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    # It polls for shutdown every 5 ms: each test's teardown waits for one poll.
+    thread = threading.Thread(target=server.serve_forever, args=(0.005,), daemon=True)
     thread.start()
     api.url = f"http://127.0.0.1:{server.server_address[1]}"
     yield api
