@@ -182,8 +182,8 @@ def contradictions(s: Any) -> list[str]:
     problems = []
     if not 1 <= s.max_seconds_default <= s.max_seconds_limit:
         problems.append("GREENBAR_MAX_SECONDS_DEFAULT must be between 1 and the limit")
-    if s.request_max_kib < 2 * s.files_max_kib:
-        problems.append("GREENBAR_REQUEST_MAX_KIB must be at least twice FILES_MAX_KIB")
+    if s.request_max_kib < 3 * s.files_max_kib:  # a largest file, a largest stdin, and JSON
+        problems.append("GREENBAR_REQUEST_MAX_KIB must be at least three times FILES_MAX_KIB")
     if s.last_uid > HIGHEST_UID:
         problems.append("GREENBAR_UID_BASE and _COUNT must give uids from 1 to 2**31-1")
     if s.uid_base <= s.supervisor_uid <= s.last_uid:

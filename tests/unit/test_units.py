@@ -575,6 +575,7 @@ def test_a_variable_that_cannot_be_converted_is_a_config_error_naming_it(name, r
         {"GREENBAR_MAX_SECONDS_DEFAULT": "21"},
         {"GREENBAR_MAX_SECONDS_DEFAULT": "0"},
         {"GREENBAR_REQUEST_MAX_KIB": "8191"},
+        {"GREENBAR_REQUEST_MAX_KIB": "12287"},  # a largest file and a largest stdin must fit
     ],
 )
 def test_contradictory_settings_are_a_config_error(env):
