@@ -178,15 +178,15 @@ class RunExecutor(_Executor[RunRequest]):
     def _work(self, job_id: str, request: RunRequest) -> RunResult:
         started = self._clock()
         try:
-            interface = self._interfaces.of(request.image)
+            digest, interface = self._interfaces.of(request.image)
         except ImageMissing:  # the runner says `pulling`, running nothing
-            interface, misfit = None, ""
+            digest, interface, misfit = None, None, ""
         else:
             misfit = _misfit(request, interface)
         if misfit:
             result = exercism.refused(request.image, self._node, misfit)
         else:
-            result = self._run(job_id, request, _files(request, interface))
+            result = self._run(job_id, request, _files(request, interface), digest)
         result = replace(result, track=request.track, version=request.version)
         if result.outcome == Outcome.PULLING:
             if self._request_pull is not None:
@@ -221,11 +221,15 @@ class RunExecutor(_Executor[RunRequest]):
         if request.kata_ref is not None:
             self._kata.katas.release(request.kata_ref, job_id)
 
-    def _run(self, job_id: str, request: RunRequest, files: dict[str, str]) -> RunResult:
+    def _run(
+        self, job_id: str, request: RunRequest, files: dict[str, str], digest: str | None
+    ) -> RunResult:
         image, seconds = request.image, request.max_seconds
         kata = request.kata_ref
         if kata is None:
-            return self._runner.run(image, files, seconds, job_id, stdin=request.stdin)
+            return self._runner.run(
+                image, files, seconds, job_id, stdin=request.stdin, digest=digest
+            )
         holder = self._kata.katas.claim(kata, job_id, self._kata.claim_seconds)
         if holder is not None:  # its claim from the API expired while it waited: say so
             raise KataBusy(f"kata {request.kata} is in use by run {holder}")
@@ -243,6 +247,7 @@ class RunExecutor(_Executor[RunRequest]):
             deleted=sorted(before - set(files)),
             kata_name=request.kata,
             stdin=request.stdin,
+            digest=digest,
         )
         self._runner.dispose()  # the volume is free once the client has the result
         kib, quota = result.sandbox_kib, self._kata.quota_kib

@@ -64,15 +64,17 @@ class Interfaces:
     def __init__(self, engine: EngineDoor) -> None:
         self._engine = engine
 
-    def of(self, image: str) -> Interface | None:
-        """`image`'s exercism interface, or None for a cyber-dojo-shaped image.
+    def of(self, image: str) -> tuple[str, Interface | None]:
+        """`image`'s id on this node, and its exercism interface (None for a cyber-dojo-shaped
+        image), from one inspection: the run then runs exactly that id.
 
         Raises:
             ImageMissing: this node does not hold `image`.
             EngineUnavailable: the engine failed.
         """
-        labels = (self._engine.image(image).get("Config") or {}).get("Labels") or {}
-        return declared(labels)
+        inspected = self._engine.image(image)
+        labels = (inspected.get("Config") or {}).get("Labels") or {}
+        return str(inspected["Id"]), declared(labels)
 
 
 def refused(image: str, node: str, why: str) -> RunResult:

@@ -81,6 +81,7 @@ class Runner:
         deleted: Collection[str] = (),
         kata_name: str | None = None,
         stdin: str | None = None,
+        digest: str | None = None,
     ) -> RunResult:
         """Runs `files`' cyber-dojo.sh in a new container of `image`.
 
@@ -94,6 +95,7 @@ class Runner:
             deleted: names to remove from the volume first (no longer sent by the client).
             kata_name: the client's name for the kata, the run's CYBER_DOJO_ID (else run_id).
             stdin: what cyber-dojo.sh reads on its standard input (None: /dev/null).
+            digest: `image`'s id, when the caller has just inspected it (None: look it up).
 
         Returns:
             The result; expected failures (timeout, a missing image) are outcomes, not raises.
@@ -104,7 +106,7 @@ class Runner:
         settings = self._settings.for_image(image)
         report = _Report(settings, image, max_seconds, self._clock(), self._clock)
         try:
-            report.digest = self._engine.image_id(image)
+            report.digest = digest or self._engine.image_id(image)
         except ImageMissing:
             return report.pulling()
         kept = KEPT_NAMES_MAX if kata is not None else 0
