@@ -7,8 +7,6 @@ private Redis, and the run path's real classes wired to both. They are named `fi
 module imports them (and pytest finds them there) without shadowing its tests' arguments.
 """
 
-import shutil
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,7 +26,7 @@ from app.sandbox.runner import Runner
 from app.sandbox.supervisor import SupervisorVolume
 from app.sandbox.uids import UidAllocator
 from tests.contract.programs import Described
-from tests.helpers import DEPLOYMENT, free_port, wait_until
+from tests.helpers import DEPLOYMENT, redis_server
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "greenbar/busybox-sh:latest"
@@ -112,29 +110,9 @@ def side(request: pytest.FixtureRequest) -> Side:
 
 @pytest.fixture(name="private_redis", scope="session")
 def fixture_private_redis() -> Iterator[str]:
-    """A redis-server of the tests' own on a free port, as tests/conftest.py's `redis_url`
-    starts one; its URL."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed: run scripts/test.sh, which installs it")
-    port = free_port()
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-
-    def answers() -> bool:
-        try:
-            return bool(client.ping())
-        except redis.ConnectionError:
-            return False
-
-    wait_until(answers, 10, "redis-server")
-    yield f"redis://127.0.0.1:{port}/0"
-    client.close()
-    process.terminate()
-    process.wait(10)
+    """A redis-server of the tests' own on a free port; its URL."""
+    with redis_server() as url:
+        yield url
 
 
 @dataclass

@@ -1,28 +1,12 @@
 """The CLI against the real API (served over HTTP by werkzeug), Redis and worker: the same
 requests the fake server of tests/unit/test_cli.py answers, answered for real."""
 
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from cli.main import main
-from tests.helpers import ROOT, free_port
-from web import create_app
-
-
-@pytest.fixture(scope="module")
-def url(settings: Any, worker: Any) -> Iterator[str]:
-    port = free_port()
-    server = make_server("127.0.0.1", port, create_app(settings), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
-    thread.join(10)
+from tests.helpers import ROOT
 
 
 def test_greenbar_run_of_the_shipped_start_files_exits_red(

@@ -1,17 +1,12 @@
 """A run's stdin, end to end through the API, a real worker and the supervisor's stdin pipe."""
 
 import json
-import threading
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from cli.main import main
-from tests.helpers import free_port, run
-from web import create_app
+from tests.helpers import run
 
 BIG = 200 * 1024  # over a pipe's 64 KiB buffer: the supervisor must write it as the run reads
 MIB = 1024 * 1024
@@ -76,17 +71,6 @@ def test_stdin_over_files_max_kib_is_refused_with_422_naming_stdin(api, settings
     response = api.post("/runs", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 422, response.get_data(as_text=True)
     assert response.get_json()["error"]["field"] == "stdin"
-
-
-@pytest.fixture(scope="module")
-def url(settings: Any, worker: Any) -> Iterator[str]:
-    port = free_port()
-    server = make_server("127.0.0.1", port, create_app(settings), threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
-    thread.join(10)
 
 
 def test_greenbar_run_with_stdin_sends_the_files_text_to_cyber_dojo_sh(

@@ -73,20 +73,18 @@ def test_the_reaper_keeps_a_live_worker_s_warm_container_and_another_deployment_
     assert names == ["greenbar-pool-live", container_name("theirs")]
 
 
+def _keeper(run_path, pool):
+    """The real PoolKeeper of `pool`, keeping IMAGE warm, checking every 10 ms."""
+    parts = (run_path.engine, run_path.settings, lambda: [IMAGE], run_path.supervisor)
+    return PoolKeeper(pool, *parts, run_path.uids, interval=0.01)
+
+
 def test_the_keeper_fills_the_pool_a_run_takes_a_warm_container_and_stop_drains_it(run_path):
     digest = run_path.engine.add_image(
         IMAGE, program=Program(stdout=supervisor_result(0, stdout=b"warm\n"))
     )
     pool = WarmPool(run_path.client, "keeper@unit")
-    keeper = PoolKeeper(
-        pool,
-        run_path.engine,
-        run_path.settings,
-        lambda: [IMAGE],
-        run_path.supervisor,
-        run_path.uids,
-        interval=0.01,
-    )
+    keeper = _keeper(run_path, pool)
     keeper.start()
     try:
         full = run_path.settings.pool_size
@@ -128,15 +126,7 @@ def test_a_profiled_images_run_gets_a_fresh_container_and_leaves_the_warm_ones(r
         IMAGE, program=Program(stdout=supervisor_result(0, stdout=b"fresh\n"))
     )
     pool = WarmPool(run_path.client, "profiled@unit")
-    keeper = PoolKeeper(
-        pool,
-        run_path.engine,
-        run_path.settings,
-        lambda: [IMAGE],
-        run_path.supervisor,
-        run_path.uids,
-        interval=0.01,
-    )
+    keeper = _keeper(run_path, pool)
     profiles = json.dumps({IMAGE: {"memory_mib": 1024}})
     profiled = dataclasses.replace(run_path.settings, image_profiles=profiles)
     keeper.start()
