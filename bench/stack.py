@@ -73,6 +73,20 @@ def private_stack(
         for process in reversed(processes):  # Redis last: the worker needs it to shut down
             process.terminate()
             process.wait(60)
+        _remove_supervisor_volumes("bench")
+
+
+def _remove_supervisor_volumes(deployment: str) -> None:
+    """A node's supervisor volume outlives its workers on purpose (a real node reuses it): a
+    benchmark's private node goes with its stack, volume included."""
+    labels = [f"greenbar.deployment={deployment}", "greenbar.kind=supervisor"]
+    filters = [arg for label in labels for arg in ("--filter", f"label={label}")]
+    listed = subprocess.run(
+        ["docker", "volume", "ls", "-q", *filters], capture_output=True, text=True, check=False
+    )
+    names = listed.stdout.split()
+    if names:
+        subprocess.run(["docker", "volume", "rm", *names], capture_output=True, check=False)
 
 
 def _wait_ready(url: str, logs: Path) -> None:
