@@ -66,6 +66,7 @@ class Settings:
     max_seconds_limit: int = 20
     output_limit_kib: int = 50
     created_files_max: int = 16
+    cases_max: int = 32  # test cases in one run
     files_max_count: int = 256
     files_max_kib: int = 4096
     files_max_depth: int = 16

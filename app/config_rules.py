@@ -40,6 +40,7 @@ BOUNDS = {
     # The supervisor refuses a frame over 64 MiB (supervisor/supervisor.h).
     "output_limit_kib": Bound(1, 16384),
     "created_files_max": Bound(0, 1024),
+    "cases_max": Bound(1, 256),  # the supervisor runs at most 256 (CASES_MAX)
     "files_max_count": Bound(1, 65536),
     "files_max_kib": Bound(1, 262144),
     "files_max_depth": Bound(1, 256),
@@ -206,9 +207,10 @@ def contradictions(s: Any) -> list[str]:
             f" + {HARD_LIMIT_MARGIN_SECONDS}: else a build still going is given to a second"
             " builder"
         )
-    if s.read_cap_mib * 1024 < 2 * s.output_limit_kib:
+    if s.read_cap_mib * 1024 < 2 * s.output_limit_kib * (1 + s.cases_max):
         problems.append(
             "GREENBAR_READ_CAP_MIB must hold stdout and stderr at GREENBAR_OUTPUT_LIMIT_KIB"
+            " for build.sh and each of GREENBAR_CASES_MAX cases"
         )
     return problems + _names(s) + _open(s) + _build_sources(s)
 

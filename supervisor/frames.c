@@ -40,6 +40,16 @@ void frame_write(char type, const void *data, size_t len) {
     put(data, len);
 }
 
+/* A frame written in pieces: its header now, then `len` bytes in all through frame_put. */
+void frame_begin(char type, size_t len) {
+    put(&type, 1);
+    put_u32((uint32_t)len);
+}
+
+void frame_put(const void *data, size_t len) {
+    put(data, len);
+}
+
 void frame_write_named(char type, const char *name, const void *data, size_t len) {
     size_t name_len = strlen(name);
     unsigned char prefix[2] = {name_len >> 8, name_len};
@@ -130,6 +140,33 @@ static void take_file(int rootfd, const unsigned char *p, size_t len, struct tim
     free(name);
 }
 
+/* A case frame: MAX_MS(4) FLAGS(1) ARGC(2), then each argument LENGTH(2) BYTES, then stdin. */
+static void add_case(case_list_t *cases, unsigned char *p, size_t len) {
+    if (cases->count == CASES_MAX) die("more than CASES_MAX cases");
+    if (len < 7) die("a case frame too short");
+    if (cases->items == NULL) cases->items = checked_malloc(CASES_MAX * sizeof *cases->items);
+    case_t *c = &cases->items[cases->count++];
+    c->max_ms = (long)u32_at(p);
+    size_t argc = (size_t)p[5] << 8 | p[6], at = 7;
+    if (argc > CASE_ARGS_MAX) die("a case with too many arguments");
+    c->args = checked_malloc((argc + 1) * sizeof *c->args);
+    for (size_t i = 0; i < argc; i++) {
+        if (len - at < 2) die("a case frame shorter than its arguments");
+        size_t arg_len = (size_t)p[at] << 8 | p[at + 1];
+        at += 2;
+        if (arg_len > CASE_ARG_MAX_BYTES || len - at < arg_len ||
+            memchr(p + at, '\0', arg_len) != NULL)
+            die("a case argument too long, cut short or with a NUL");
+        c->args[i] = checked_strdup((const char *)p + at, arg_len);
+        at += arg_len;
+    }
+    c->args[argc] = NULL;
+    c->input.given = p[4] & 1;
+    c->input.len = c->input.given ? len - at : 0;
+    c->input.data = checked_malloc(c->input.len + 1);
+    memcpy(c->input.data, p + at, c->input.len);
+}
+
 /* The mtime of new and edited files: now, or later than anything /sandbox holds if the
  * previous run wrote times in the future, so `make` always sees an edit as new. */
 static struct timespec edit_time(const tree_t *before) {
@@ -149,8 +186,8 @@ static struct timespec edit_time(const tree_t *before) {
 
 /* Reads the request, applying deletes and files to /sandbox as they come. `before` gets
  * what /sandbox held before (a kata volume's files from earlier runs). */
-void frames_read_input(const ids_t *ids, limits_t *limits, input_t *input, sent_list_t *sent,
-                       tree_t *before) {
+void frames_read_input(const ids_t *ids, limits_t *limits, input_t *input, case_list_t *cases,
+                       sent_list_t *sent, tree_t *before) {
     char magic[sizeof IN_MAGIC - 1];
     if (!read_exact(0, magic, sizeof magic)) _exit(0); /* a warm container nobody took */
     if (memcmp(magic, IN_MAGIC, sizeof magic) != 0) die("the request has no magic line");
@@ -183,6 +220,8 @@ void frames_read_input(const ids_t *ids, limits_t *limits, input_t *input, sent_
             input->len = len;
             input->given = 1;
             payload = NULL;
+        } else if (type == 'A') {
+            add_case(cases, payload, len);
         } else if (type == 'H' && len <= HOME_FILE_MAX_BYTES) {
             if (homefd < 0) homefd = open(HOME, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
             if (homefd < 0) die_errno("open " HOME);

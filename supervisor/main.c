@@ -56,10 +56,16 @@ int main(int argc, char **argv) {
     sent_list_t sent = {0};
     tree_t before = {0};
     input_t input = {0};
-    frames_read_input(&ids, &limits, &input, &sent, &before);
+    case_list_t cases = {0};
+    frames_read_input(&ids, &limits, &input, &cases, &sent, &before);
     outcome_t outcome = {0};
     long long cpu_before = cgroup_cpu_usec();
-    run_program(&ids, &limits, &input, &outcome);
+    if (cases.count > 0) {
+        run_cases(&ids, &limits, &cases, &outcome);
+    } else {
+        step_t step = {"./cyber-dojo.sh", NULL, &input, limits.max_ms};
+        run_program(&ids, &limits, &step, &outcome);
+    }
     measure(&outcome, cpu_before);
     write_result(&outcome);
     write_usage(&outcome);

@@ -1,4 +1,5 @@
-/* Running cyber-dojo.sh: one fork before anything of the run exists, then never again.
+/* Running one step (cyber-dojo.sh, or with cases build.sh and each case's cyber-dojo.sh): one
+ * fork before anything of the step exists, then none until every process of it is gone.
  *
  * The supervisor reads the program's stdout and stderr itself (poll, no helper process),
  * learns of exits through a self-pipe written by its SIGCHLD handler, and ends the run with
@@ -29,7 +30,7 @@
 
 extern char **environ;
 static const char *const BASH_PATHS[] = {"/bin/bash", "/usr/bin/bash"};
-static int wakeup[2];
+static int wakeup[2] = {-1, -1};
 
 /* The write end of the run's stdin and how much of the input it has taken; fd -1: closed. */
 typedef struct {
@@ -45,9 +46,21 @@ static void on_child(int signum) {
     errno = saved;
 }
 
-/* `in_fd`: the read end of the run's stdin pipe, or -1 for /dev/null. */
-static void start_child(const ids_t *ids, const limits_t *limits, int in_fd, int out[2],
-                        int err[2]) {
+/* The argument vector `shell` `script` ARGS..., allocated in the child just before exec. */
+static char **arguments(const char *shell, const step_t *step) {
+    size_t extra = 0;
+    while (step->args != NULL && step->args[extra] != NULL) extra++;
+    char **argv = checked_malloc((extra + 3) * sizeof *argv);
+    argv[0] = (char *)shell;
+    argv[1] = (char *)step->script;
+    for (size_t i = 0; i < extra; i++) argv[2 + i] = step->args[i];
+    argv[2 + extra] = NULL;
+    return argv;
+}
+
+/* `in_fd`: the read end of the step's stdin pipe, or -1 for /dev/null. */
+static void start_child(const ids_t *ids, const limits_t *limits, const step_t *step, int in_fd,
+                        int out[2], int err[2]) {
     setsid();
     int in = in_fd >= 0 ? in_fd : open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (in < 0 || dup2(in, 0) < 0 || dup2(out[1], 1) < 0 || dup2(err[1], 2) < 0) _exit(126);
@@ -71,13 +84,9 @@ static void start_child(const ids_t *ids, const limits_t *limits, int in_fd, int
      * when the image has one the run's uid may execute, else the image's sh. Looked up here,
      * as that uid, so a warm container needs no knowledge of its image. */
     for (size_t i = 0; i < sizeof BASH_PATHS / sizeof *BASH_PATHS; i++)
-        if (access(BASH_PATHS[i], X_OK) == 0) {
-            char *argv[] = {"bash", "./cyber-dojo.sh", NULL};
-            execve(BASH_PATHS[i], argv, environ);
-        }
-    char *argv[] = {"sh", "./cyber-dojo.sh", NULL};
-    execvpe("sh", argv, environ);
-    dprintf(2, "greenbar: cannot run sh ./cyber-dojo.sh: %s\n", strerror(errno));
+        if (access(BASH_PATHS[i], X_OK) == 0) execve(BASH_PATHS[i], arguments("bash", step), environ);
+    execvpe("sh", arguments("sh", step), environ);
+    dprintf(2, "greenbar: cannot run sh %s: %s\n", step->script, strerror(errno));
     _exit(127);
 }
 
@@ -120,13 +129,19 @@ static int exit_status(int raw) {
     return WIFEXITED(raw) ? WEXITSTATUS(raw) : 128 + WTERMSIG(raw);
 }
 
-/* Reaps every child that has exited; returns 1 once `child` is among them. */
-static int reap(pid_t child, int *status) {
+/* Reaps every child that has exited; returns 1 once `child` is among them, its status and
+ * resource use then in `outcome`. */
+static int reap(pid_t child, outcome_t *outcome) {
     int raw, found = 0;
+    struct rusage usage;
     pid_t pid;
-    while ((pid = waitpid(-1, &raw, WNOHANG)) > 0)
-        if (pid == child) {
-            *status = exit_status(raw);
+    while ((pid = wait4(-1, &raw, WNOHANG, &usage)) > 0)
+        if (pid == child && outcome != NULL) {
+            outcome->status = exit_status(raw);
+            outcome->maxrss_kib = usage.ru_maxrss; /* KiB on Linux */
+            outcome->rusage_cpu_ms =
+                (usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1000L +
+                (usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1000L;
             found = 1;
         }
     return found;
@@ -134,19 +149,18 @@ static int reap(pid_t child, int *status) {
 
 /* Kills and reaps until no process but pid 1 and this one is left (bounded). */
 static void sweep(void) {
-    int ignored;
     long until = monotonic_ms() + SWEEP_MS;
     while (kill(-1, SIGKILL) == 0 && monotonic_ms() < until) {
-        reap(-1, &ignored);
+        reap(-1, NULL);
         struct timespec pause = {0, 1000000};
         nanosleep(&pause, NULL);
     }
-    reap(-1, &ignored);
+    reap(-1, NULL);
 }
 
 static void watch(pid_t child, int out_fd, int err_fd, feeder_t *in, const limits_t *limits,
-                  outcome_t *outcome) {
-    long started = monotonic_ms(), deadline = started + limits->max_ms, killed_at = 0;
+                  long max_ms, outcome_t *outcome) {
+    long started = monotonic_ms(), deadline = started + max_ms, killed_at = 0;
     int open_out = 1, open_err = 1, exited = 0;
     while (open_out || open_err || !exited) {
         long now = monotonic_ms();
@@ -169,7 +183,7 @@ static void watch(pid_t child, int out_fd, int err_fd, feeder_t *in, const limit
         if (open_out && fds[1].revents) open_out = drain(out_fd, &outcome->out, limits->out_cap);
         if (open_err && fds[2].revents) open_err = drain(err_fd, &outcome->err, limits->out_cap);
         if (in->fd >= 0 && fds[3].revents) feed(in);
-        if (!exited && reap(child, &outcome->status)) {
+        if (!exited && reap(child, outcome)) {
             exited = 1;
             stop_feeding(in);
             outcome->run_ms = monotonic_ms() - started;
@@ -180,11 +194,25 @@ static void watch(pid_t child, int out_fd, int err_fd, feeder_t *in, const limit
     }
 }
 
-void run_program(const ids_t *ids, const limits_t *limits, const input_t *input,
+/* Forks; a pids limit the last step's killed processes still count against is waited out. */
+static pid_t fork_step(void) {
+    long until = monotonic_ms() + SWEEP_MS;
+    for (;;) {
+        pid_t child = fork();
+        if (child >= 0) return child;
+        if (errno != EAGAIN || monotonic_ms() >= until) die_errno("fork");
+        struct timespec pause = {0, 1000000};
+        nanosleep(&pause, NULL);
+    }
+}
+
+void run_program(const ids_t *ids, const limits_t *limits, const step_t *step,
                  outcome_t *outcome) {
     int out[2], err[2], in[2] = {-1, -1};
-    if (pipe2(wakeup, O_CLOEXEC | O_NONBLOCK) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
-        pipe2(err, O_CLOEXEC) != 0 || (input->given && pipe2(in, O_CLOEXEC) != 0))
+    const input_t *input = step->input;
+    if ((wakeup[0] < 0 && pipe2(wakeup, O_CLOEXEC | O_NONBLOCK) != 0) ||
+        pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
+        (input->given && pipe2(in, O_CLOEXEC) != 0))
         die_errno("pipe");
     struct sigaction action;
     memset(&action, 0, sizeof action);
@@ -193,9 +221,8 @@ void run_program(const ids_t *ids, const limits_t *limits, const input_t *input,
     sigaction(SIGCHLD, &action, NULL);
     signal(SIGPIPE, SIG_IGN);
     outcome->oom_kills = cgroup_oom_kills();
-    pid_t child = fork();
-    if (child < 0) die_errno("fork");
-    if (child == 0) start_child(ids, limits, in[0], out, err);
+    pid_t child = fork_step();
+    if (child == 0) start_child(ids, limits, step, in[0], out, err);
     close(out[1]);
     close(err[1]);
     fcntl(out[0], F_SETFL, O_NONBLOCK);
@@ -206,9 +233,9 @@ void run_program(const ids_t *ids, const limits_t *limits, const input_t *input,
         fcntl(in[1], F_SETFL, O_NONBLOCK);
         feed(&feeder); /* as much as a pipe holds at once; all of a small input */
     }
-    watch(child, out[0], err[0], &feeder, limits, outcome);
+    watch(child, out[0], err[0], &feeder, limits, step->max_ms, outcome);
     stop_feeding(&feeder);
-    if (outcome->timed_out && outcome->run_ms == 0) outcome->run_ms = limits->max_ms;
+    if (outcome->timed_out && outcome->run_ms == 0) outcome->run_ms = step->max_ms;
     sweep();
     close(out[0]);
     close(err[0]);

@@ -5,7 +5,8 @@
  * the learner's cyber-dojo.sh as another uid (RUN) with no capability at all, not even in its
  * bounding set. RUN can neither read SELF's memory nor write to its descriptors nor signal it,
  * so the result stream on SELF's stdout cannot be reached or imitated by the run. SELF never
- * forks once the run has started, so a fork bomb cannot starve it.
+ * forks while a process of the run lives (each step's fork comes after the previous step's
+ * processes are all killed and reaped), so a fork bomb cannot starve it.
  *
  * Usage: greenbar-supervisor RUN_UID RUN_GID SELF_UID
  *
@@ -19,15 +20,25 @@
  *       reported
  *   'I' the run's standard input, its bytes (at most one frame, INPUT_MAX_BYTES); without
  *       one, cyber-dojo.sh reads /dev/null
+ *   'A' a test case (at most CASES_MAX, in order): MAX_MS(4) FLAGS(1) ARGC(2), ARGC times
+ *       LENGTH(2) ARGUMENT (no NUL, at most CASE_ARG_MAX_BYTES each, CASE_ARGS_MAX of them),
+ *       then the case's standard input (FLAGS bit 0: it has one; else /dev/null). MAX_MS 0:
+ *       a fair share, what is left of max_ms divided by the cases still to run
  *   'D' a name to delete from /sandbox (a kata volume: a file the client no longer sends)
  *   'F' a file: NAME_LENGTH(2) NAME MODE(4) CONTENT; written only if its content differs
  *       from what /sandbox holds, with an mtime newer than anything there
  *   'E' end: the run starts
- * RUN: bash ./cyber-dojo.sh (the first of /bin/bash, /usr/bin/bash the run's uid may execute;
+ * RUN without cases: bash ./cyber-dojo.sh (the first of /bin/bash, /usr/bin/bash the run's uid may execute;
  *   else sh from PATH) in /sandbox, in a session of its own, stdin a pipe the supervisor
  *   writes the 'I' bytes into (closed once all are written, or when the run exits or times
  *   out) or else /dev/null, stdout and stderr through pipes of which the first out_cap bytes
  *   are kept; when it exits, or at max_ms, every other process in the container is killed.
+ * RUN with cases: first bash ./build.sh, when /sandbox holds one, bounded by max_ms; if it
+ *   fails (a status other than 0, or max_ms) no case runs. Then, in order, one run of
+ *   bash ./cyber-dojo.sh ARGUMENTS... per case, with the case's stdin, bounded by the case's
+ *   MAX_MS and by what is left of max_ms. Every step runs as above, and after each one every
+ *   other process in the container is killed before the next one forks: no process of one
+ *   step lives into the next. Files in /sandbox carry over from step to step.
  * OUT (stdout): the magic "GBOUT01\n", then frames as above, until 'E':
  *   'S' the exit status (decimal)   'T' it timed out (empty)
  *   'O' stdout head                 'R' stderr head
@@ -42,6 +53,14 @@
  *       the cgroup cannot be read (gVisor): cpu_ms (user + system, from just before the fork
  *       to the end of the run's last process) memory_peak_kib (the container's high-water
  *       mark, the supervisor's own memory included)
+ *   'B' build.sh ran first (empty): 'S' 'T' 'O' 'R' above are its; without cases they are
+ *       cyber-dojo.sh's, and with cases but no build.sh 'S' is 0 and 'O' 'R' are empty. 'T'
+ *       with cases: build.sh timed out, or a case never started for want of time
+ *   'Q' a case's result, one per case run, in order: META_LENGTH(2) META STDOUT_LENGTH(4)
+ *       STDOUT-HEAD STDERR-HEAD, META "key=value\n" lines (at most CASE_META_MAX_BYTES):
+ *       index status timed_out run_ms oom_kills, and when known cpu_ms (the container's
+ *       cgroup over the case, else the case's own rusage) memory_peak_kib (the case's largest
+ *       resident set, from its rusage)
  *   'E' end
  * Errors go to stderr as one line and end the process with a non-zero status.
  */
@@ -62,6 +81,10 @@
 #define USAGE_MAX_BYTES 256
 #define INPUT_MAX_BYTES FRAME_MAX_BYTES
 #define VARIABLE_PREFIX "CYBER_DOJO_"
+#define CASES_MAX 256
+#define CASE_ARGS_MAX 64
+#define CASE_ARG_MAX_BYTES 4096
+#define CASE_META_MAX_BYTES 256
 #define TEXT_SNIFF_BYTES 8000 /* as git does: a NUL in the first 8000 bytes means binary */
 /* Bounds the supervisor's own memory where a tmpfs has no inode limit (gVisor ignores it). */
 #define TREE_MAX_FILES 65536
@@ -77,6 +100,18 @@ typedef struct {
     size_t len;
     int given;
 } input_t;
+
+/* A test case: cyber-dojo.sh's extra arguments (NULL-terminated), its stdin, its limit. */
+typedef struct {
+    char **args;
+    input_t input;
+    long max_ms; /* 0: a fair share of what is left */
+} case_t;
+
+typedef struct {
+    case_t *items;
+    size_t count;
+} case_list_t;
 
 typedef struct {
     uid_t run_uid;
@@ -124,7 +159,17 @@ typedef struct {
     long cpu_ms;          /* the container's CPU time over the run, user + system; -1 unknown */
     long memory_peak_kib; /* the container's memory high-water mark; -1 unknown */
     buf_t out, err;
+    long maxrss_kib; /* the largest resident set among the step's waited-for processes */
+    long rusage_cpu_ms; /* user + system of those processes */
 } outcome_t;
+
+/* One program the supervisor runs: `script` in /sandbox with `args`, fed `input`. */
+typedef struct {
+    const char *script;
+    char *const *args; /* NULL-terminated, or NULL for none */
+    const input_t *input;
+    long max_ms;
+} step_t;
 
 /* util.c */
 void die(const char *what) __attribute__((noreturn));
@@ -158,15 +203,21 @@ void files_harvest(int rootfd, const limits_t *limits, sent_list_t *sent, const 
                    const outcome_t *outcome);
 
 /* frames.c */
-void frames_read_input(const ids_t *ids, limits_t *limits, input_t *input, sent_list_t *sent,
-                       tree_t *before);
+void frames_read_input(const ids_t *ids, limits_t *limits, input_t *input, case_list_t *cases,
+                       sent_list_t *sent, tree_t *before);
 void frame_write(char type, const void *data, size_t len);
 void frame_write_named(char type, const char *name, const void *data, size_t len);
+void frame_begin(char type, size_t len);
+void frame_put(const void *data, size_t len);
 void frames_flush(void);
 
 /* run.c */
-void run_program(const ids_t *ids, const limits_t *limits, const input_t *input,
+void run_program(const ids_t *ids, const limits_t *limits, const step_t *step,
                  outcome_t *outcome);
+
+/* cases.c */
+void run_cases(const ids_t *ids, const limits_t *limits, const case_list_t *cases,
+               outcome_t *build);
 
 /* cgroup.c */
 long cgroup_oom_kills(void);

@@ -9,6 +9,7 @@ from app.config import Settings
 from app.errors import InvalidRequest
 from app.images.tracks import SLUG
 from app.katas.records import KATA_ID
+from app.sandbox.cases import ARG_MAX_BYTES, ARGS_MAX
 
 VERSION = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"  # a Docker tag
 EXERCISE = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # an exercism slug, e.g. two-fer
@@ -53,6 +54,14 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
                     "type": "string",
                     "description": "what cyber-dojo.sh reads on its standard input (without "
                     f"it, nothing: /dev/null); at most {settings.files_max_kib} KiB as UTF-8",
+                },
+                "cases": _cases(settings),
+                "compare": {
+                    "type": "string",
+                    "enum": ["exact", "trimmed"],
+                    "description": "how a case's stdout is held to its expected_stdout: exact "
+                    "(the default), or trimmed (trailing spaces, tabs and carriage returns of "
+                    "each line, and trailing newlines, ignored)",
                 },
                 "exercise": {
                     "type": "string",
@@ -106,6 +115,44 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
             },
             ["track", "git_reference"],
         ),
+    }
+
+
+def _cases(settings: Settings) -> dict[str, Any]:
+    """A run's test cases (app/sandbox/cases.py): build.sh once, cyber-dojo.sh once per case."""
+    case = _object(
+        {
+            "stdin": {"type": "string", "description": "what this case reads (else /dev/null)"},
+            "args": {
+                "type": "array",
+                "maxItems": ARGS_MAX,
+                "items": {"type": "string"},
+                "description": f"cyber-dojo.sh's arguments, $1 on (each at most "
+                f"{ARG_MAX_BYTES} bytes, no NUL)",
+            },
+            "expected_stdout": {
+                "type": "string",
+                "description": "what it must print to pass (else it passes by exiting 0)",
+            },
+            "max_seconds": {
+                "type": "number",
+                "minimum": 0,
+                "exclusiveMinimum": True,
+                "maximum": settings.max_seconds_limit,
+                "description": "its own wall-clock limit, at most the run's max_seconds "
+                "(else a fair share: what is left of the run's time over the cases left)",
+            },
+        },
+        [],
+    )
+    return {
+        "type": "array",
+        "minItems": 1,
+        "maxItems": settings.cases_max,
+        "items": case,
+        "description": "test cases: build.sh (when the files hold one) runs once, then "
+        "cyber-dojo.sh once per case, in one container, all within max_seconds; at most "
+        f"{settings.files_max_kib} KiB of stdin, arguments and expected output in all",
     }
 
 
@@ -183,6 +230,8 @@ def conform(value: Any, schema: dict[str, Any], field: str = "body") -> Any:
     kind = schema.get("type")
     if kind is not None and not _is(value, kind):
         raise InvalidRequest(field, f"must be {_ARTICLES[kind]}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise InvalidRequest(field, f"must be one of {', '.join(map(str, schema['enum']))}")
     if kind == "object":
         _conform_object(value, schema, field)
     elif kind == "array":

@@ -9,6 +9,7 @@ from app.errors import InvalidParameter, InvalidRequest
 from app.images.allowlist import Allowlist
 from app.images.tracks import TrackStore
 from app.jobs.requests import ColourRequest, RunRequest
+from app.sandbox import cases
 from app.sandbox.files import validate, validate_stdin
 from web.contract import conform, request_schemas
 
@@ -17,26 +18,40 @@ def run_request(
     body: object, settings: Settings, allowlist: Allowlist, tracks: TrackStore
 ) -> RunRequest:
     """A validated run request: image (named, or a track's version), files, max_seconds and
-    optionally rag_lambda, kata, exercise and stdin.
+    optionally rag_lambda, kata, exercise, stdin, and cases with their compare.
 
     Raises:
         InvalidRequest: naming the field and the rule broken.
     """
     run: dict[str, Any] = conform(body, request_schemas(settings)["RunRequest"])
-    optional: dict[str, Any] = {k: run[k] for k in ("rag_lambda", "kata", "exercise") if k in run}
+    keys = ("rag_lambda", "kata", "exercise", "compare")
+    optional: dict[str, Any] = {k: run[k] for k in keys if k in run}
+    max_seconds = run.get("max_seconds", settings.max_seconds_default)
     if "stdin" in run:
         optional["stdin"] = validate_stdin(run["stdin"], settings)
+    if "cases" in run:
+        optional["cases"] = _cases(run, max_seconds, settings)
+    elif "compare" in run:
+        raise InvalidRequest("compare", "only for a run with cases")
     return RunRequest(
         **_image_or_track(run, allowlist, tracks),
         files=validate(run["files"], settings, exercise="exercise" in run),
-        max_seconds=run.get("max_seconds", settings.max_seconds_default),
+        max_seconds=max_seconds,
         **optional,
     )
 
 
+def _cases(run: dict[str, Any], max_seconds: int, settings: Settings) -> tuple[cases.Case, ...]:
+    if "stdin" in run:
+        raise InvalidRequest("stdin", "a run with cases gives each case its own stdin")
+    if "exercise" in run:
+        raise InvalidRequest("cases", "not for a run of an exercise: its tests are its cases")
+    return cases.validated(run["cases"], max_seconds, settings)
+
+
 def _image_or_track(
     body: dict[str, Any], allowlist: Allowlist, tracks: TrackStore
-) -> dict[str, str]:
+) -> dict[str, Any]:
     if ("image" in body) == ("track" in body):
         raise InvalidRequest("image", "name either an image or a track, not both")
     if "track" not in body:

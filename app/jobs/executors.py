@@ -6,6 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Generic
 
 from app.cluster.metrics import Metrics
+from app.colour import cases as judge
 from app.colour.exercism import Unreadable, verdict
 from app.colour.rag_lambda import Verdict
 from app.colour.result import ColourResult
@@ -194,6 +195,11 @@ class RunExecutor(_Executor[RunRequest]):
             else:
                 why = f"image {request.image} is not on node {self._node}; pulls are disabled"
                 result = replace(result, outcome=Outcome.FAULTY, log=why)
+        if request.cases:  # each case passed or not, even in a run that timed out
+            result = judge.judged(result, request.cases, _compare(request))
+        if result.outcome is None and request.cases:  # its cases tell its colour
+            said = judge.verdict(result, len(request.cases))
+            result = replace(result.logged(said.log), outcome=said.outcome)
         if result.outcome is None:  # it ran to its end: the traffic light tells its colour
             result, tested = _tested(result, interface)
             verdict = self._light.colour(
@@ -225,10 +231,10 @@ class RunExecutor(_Executor[RunRequest]):
         self, job_id: str, request: RunRequest, files: dict[str, str], digest: str | None
     ) -> RunResult:
         image, seconds = request.image, request.max_seconds
-        kata = request.kata_ref
+        kata, cases = request.kata_ref, request.cases or ()
         if kata is None:
             return self._runner.run(
-                image, files, seconds, job_id, stdin=request.stdin, digest=digest
+                image, files, seconds, job_id, stdin=request.stdin, digest=digest, cases=cases
             )
         holder = self._kata.katas.claim(kata, job_id, self._kata.claim_seconds)
         if holder is not None:  # its claim from the API expired while it waited: say so
@@ -248,6 +254,7 @@ class RunExecutor(_Executor[RunRequest]):
             kata_name=request.kata,
             stdin=request.stdin,
             digest=digest,
+            cases=cases,
         )
         self._runner.dispose()  # the volume is free once the client has the result
         kib, quota = result.sandbox_kib, self._kata.quota_kib
@@ -262,6 +269,10 @@ class RunExecutor(_Executor[RunRequest]):
             )
             return result.logged(why)
         return result
+
+
+def _compare(request: RunRequest) -> judge.Compare:
+    return "trimmed" if request.compare == "trimmed" else "exact"
 
 
 def _misfit(request: RunRequest, interface: exercism.Interface | None) -> str:

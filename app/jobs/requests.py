@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from app.outcomes import Output
+from app.sandbox.cases import Case
 
 
 def _present(record: object) -> dict[str, Any]:
@@ -29,13 +30,18 @@ class RunRequest:
     version: str | None = None
     exercise: str | None = None  # its slug (app/sandbox/exercism.py)
     stdin: str | None = None  # None: cyber-dojo.sh reads /dev/null
+    cases: tuple[Case, ...] | None = None  # build.sh once, then cyber-dojo.sh once per case
+    compare: str | None = None  # how a case's stdout is held to its expected_stdout
 
     def to_wire(self) -> dict[str, Any]:
         return _present(self)
 
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> "RunRequest":
-        return cls(**wire)
+        cases = wire.get("cases")
+        if cases is None:
+            return cls(**wire)
+        return cls(**{**wire, "cases": tuple(Case.from_wire(case) for case in cases)})
 
 
 @dataclass(frozen=True)

@@ -3,15 +3,17 @@
 The magic line `GBRUN01`, then frames TYPE (1 byte), LENGTH (4 bytes, big-endian), PAYLOAD:
 `L` the limits as `key=value` lines, `V` the run's own `CYBER_DOJO_*` variables as
 `NAME=value` lines, `I` the run's standard input (only when it has one: else it reads
-/dev/null), `H` a helper file for the run's HOME, `D` a name to delete, `F` a file (name
-length, name, mode, content), `E` the end. `supervisor/supervisor.h` is the other side.
+/dev/null), `A` a test case (its limit, arguments and stdin), `H` a helper file for the
+run's HOME, `D` a name to delete, `F` a file (name length, name, mode, content), `E` the end.
+`supervisor/supervisor.h` is the other side.
 """
 
 import re
 import struct
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
+from app.sandbox.cases import Case
 from app.sandbox.files import STDIN_MAX_BYTES, encoded
 
 MAGIC = b"GBRUN01\n"
@@ -90,6 +92,18 @@ def _stdin(stdin: str) -> bytes:
     return _frame(b"I", raw)
 
 
+def _case(case: Case) -> bytes:
+    """MAX_MS(4) FLAGS(1) ARGC(2), each argument LENGTH(2) BYTES, then stdin (FLAGS bit 0)."""
+    max_ms = max(round(case.max_seconds * 1000), 1) if case.max_seconds is not None else 0
+    has_stdin = case.stdin is not None
+    parts = [struct.pack(">IBH", max_ms, int(has_stdin), len(case.args))]
+    for arg in case.args:
+        raw = encoded(arg)
+        parts.append(struct.pack(">H", len(raw)) + raw)
+    parts.append(encoded(case.stdin or ""))
+    return _frame(b"A", b"".join(parts))
+
+
 def request(
     limits: Limits,
     files: Mapping[str, str],
@@ -97,9 +111,10 @@ def request(
     variables: Mapping[str, str] | None = None,
     home: Mapping[str, str] | None = None,
     stdin: str | None = None,
+    cases: Sequence[Case] = (),
 ) -> bytes:
-    """The bytes a run's container reads: limits, variables, stdin, home files, names to
-    delete, files, end.
+    """The bytes a run's container reads: limits, variables, stdin, cases, home files,
+    names to delete, files, end.
 
     Args:
         limits: the run's bounds.
@@ -109,6 +124,8 @@ def request(
         home: helper files for the run's HOME by relative name (see app/sandbox/home/).
         stdin: what cyber-dojo.sh reads on its standard input (None: /dev/null); validated
             by `app.sandbox.files.validate_stdin`.
+        cases: test cases, each one run of cyber-dojo.sh after build.sh (validated by
+            `app.sandbox.cases.validated`).
 
     Raises:
         ValueError: a variable's name is not `CYBER_DOJO_*`, a value holds a newline or NUL,
@@ -121,6 +138,7 @@ def request(
         parts.append(_frame(b"V", _variables(variables)))
     if stdin is not None:
         parts.append(_stdin(stdin))
+    parts += [_case(case) for case in cases]
     parts += [_home_file(name, content) for name, content in (home or {}).items()]
     parts += [_frame(b"D", name.encode()) for name in deleted]
     parts += [_file(name, content) for name, content in files.items()]

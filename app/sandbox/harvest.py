@@ -19,6 +19,8 @@ METRICS_MAX_BYTES = 1024
 METRICS = ("oom_kills", "run_ms", "sandbox_kib", "created_truncated", "kept_truncated")
 USAGE_MAX_BYTES = 256
 USAGE = ("cpu_ms", "memory_peak_kib")  # from the container's cgroup; absent when unreadable
+CASE_META_MAX_BYTES = 256
+CASE_META = ("index", "status", "timed_out", "run_ms", "oom_kills", "started", *USAGE)
 
 
 class Readable(Protocol):
@@ -27,6 +29,15 @@ class Readable(Protocol):
 
 class Malformed(Exception):
     """The stream broke the protocol: a bug, or a supervisor that is not greenbar's."""
+
+
+@dataclass(frozen=True)
+class CaseHarvest:
+    """One case's result as the supervisor wrote it: `meta` of CASE_META, heads of output."""
+
+    meta: dict[str, int]
+    stdout: bytes
+    stderr: bytes
 
 
 @dataclass
@@ -43,6 +54,8 @@ class Harvest:
     kept: list[str] = field(default_factory=list)  # what a kata volume holds besides
     metrics: dict[str, int] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=dict)  # of USAGE, those the cgroup told
+    built: bool = False  # build.sh ran first: status, stdout and stderr are its
+    cases: list[CaseHarvest] = field(default_factory=list)  # in order
     complete: bool = False
     problem: str = ""  # why an incomplete result is so, when the stream said
 
@@ -62,12 +75,14 @@ class Harvester:
         sent: how many files were sent (each may come back changed or deleted).
         created_max: how many created files may come back.
         kept_max: how many kept names may come back.
+        cases: how many cases were sent (each may come back once, in order).
     """
 
     out_cap: int
     sent: int
     created_max: int
     kept_max: int = 0
+    cases: int = 0
 
     def harvest(self, stream: Readable) -> Harvest:
         """Reads one result from `stream`; an early end leaves it incomplete.
@@ -101,7 +116,8 @@ class Harvester:
     def _bound(self, kind: str) -> int:
         bounds = {"S": 16, "T": 0, "O": self.out_cap, "R": self.out_cap, "E": 0}
         bounds.update({"X": NAME_MAX_BYTES, "K": NAME_MAX_BYTES, "M": METRICS_MAX_BYTES})
-        bounds["U"] = USAGE_MAX_BYTES
+        bounds.update({"U": USAGE_MAX_BYTES, "B": 0})
+        bounds["Q"] = 2 + CASE_META_MAX_BYTES + 4 + 2 * self.out_cap
         bounds.update(dict.fromkeys("CN", 2 + NAME_MAX_BYTES + self.out_cap))
         if kind not in bounds:
             raise Malformed(f"an unknown frame type {kind!r}")
@@ -110,6 +126,7 @@ class Harvester:
     def _most(self, kind: str) -> int:
         """How many frames of `kind` a result may hold."""
         most = {"C": self.sent, "X": self.sent, "N": self.created_max, "K": self.kept_max}
+        most["Q"] = self.cases
         return most.get(kind, 1)
 
     def _take(self, kind: str, payload: bytes, result: Harvest) -> None:
@@ -128,6 +145,10 @@ class Harvester:
                 (result.deleted if kind == "X" else result.kept).append(name)
         elif kind == "M":
             result.metrics = _metrics(payload, METRICS)
+        elif kind == "B":
+            result.built = True
+        elif kind == "Q":
+            result.cases.append(_case(payload, len(result.cases), self.out_cap))
         elif kind == "U":
             result.usage = _metrics(payload, USAGE)
             if any(value < 0 for value in result.usage.values()):
@@ -156,6 +177,26 @@ def _named(payload: bytes) -> tuple[str, bytes]:
     if len(payload) < 2 + length:
         raise Malformed("a file frame shorter than its name")
     return _name(payload[2 : 2 + length]), payload[2 + length :]
+
+
+def _case(payload: bytes, index: int, out_cap: int) -> CaseHarvest:
+    """META_LENGTH(2) META STDOUT_LENGTH(4) STDOUT STDERR; the index must be the next one."""
+    if len(payload) < 6:
+        raise Malformed("a case frame too short")
+    meta_length = struct.unpack(">H", payload[:2])[0]
+    at = 2 + meta_length
+    if meta_length > CASE_META_MAX_BYTES or len(payload) < at + 4:
+        raise Malformed("a case frame shorter than its meta")
+    meta = _metrics(payload[2:at], CASE_META)
+    if any(value < 0 for key, value in meta.items() if key != "status"):
+        raise Malformed("a negative measure of a case")
+    out_length = struct.unpack(">I", payload[at : at + 4])[0]
+    stdout, stderr = payload[at + 4 : at + 4 + out_length], payload[at + 4 + out_length :]
+    if len(stdout) < out_length or max(out_length, len(stderr)) > out_cap:
+        raise Malformed("a case's output longer than its frame or its cap")
+    if meta.get("index") != index or not {"status", "timed_out", "run_ms"} <= meta.keys():
+        raise Malformed(f"case {index}'s frame out of order or incomplete")
+    return CaseHarvest(meta, stdout, stderr)
 
 
 def _metrics(payload: bytes, known: tuple[str, ...]) -> dict[str, int]:

@@ -6,6 +6,7 @@ from typing import Any, TypedDict
 
 from app.colour.exercism import Tests
 from app.outcomes import Outcome, Output
+from app.sandbox.cases import CaseResult
 from app.sandbox.text import Text
 
 
@@ -50,6 +51,10 @@ class RunResult:
     version: str | None = None
     tests: Tests | None = None  # an exercism-interface run's results.json, read
     worker: str = ""
+    # Runs with test cases: whether build.sh ran first (then stdout, stderr and status are
+    # its), and each case's result in order.
+    built: bool | None = None
+    cases: list[CaseResult] | None = None
 
     @property
     def output(self) -> Output:
@@ -64,7 +69,7 @@ class RunResult:
         if self.outcome is None:
             raise ValueError("a result goes out only with its outcome")
         wire = asdict(self)
-        for optional in ("kept", "track", "version", "tests"):
+        for optional in ("kept", "track", "version", "tests", "built", "cases"):
             if wire[optional] is None:
                 del wire[optional]
         return wire

@@ -3,7 +3,7 @@ supervisor's result out on stdout (see app/sandbox/feed.py, app/sandbox/harvest.
 
 import logging
 import socket
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 from app.config import Settings
@@ -12,8 +12,9 @@ from app.externals import clock
 from app.externals.engine import EngineDoor
 from app.outcomes import Outcome
 from app.sandbox import spec
+from app.sandbox.cases import Case, CaseResult
 from app.sandbox.feed import Limits, request
-from app.sandbox.harvest import Harvest, Harvester
+from app.sandbox.harvest import CaseHarvest, Harvest, Harvester
 from app.sandbox.home import home_files
 from app.sandbox.pool import WarmPool
 from app.sandbox.result import Kept, RunResult
@@ -82,6 +83,7 @@ class Runner:
         kata_name: str | None = None,
         stdin: str | None = None,
         digest: str | None = None,
+        cases: Sequence[Case] = (),
     ) -> RunResult:
         """Runs `files`' cyber-dojo.sh in a new container of `image`.
 
@@ -96,6 +98,8 @@ class Runner:
             kata_name: the client's name for the kata, the run's CYBER_DOJO_ID (else run_id).
             stdin: what cyber-dojo.sh reads on its standard input (None: /dev/null).
             digest: `image`'s id, when the caller has just inspected it (None: look it up).
+            cases: test cases: build.sh once, then cyber-dojo.sh once per case, all within
+                max_seconds (supervisor/cases.c).
 
         Returns:
             The result; expected failures (timeout, a missing image) are outcomes, not raises.
@@ -118,12 +122,15 @@ class Runner:
         warm = kata is None and settings is self._settings
         sock = self._warm(report.digest, name) if warm else None
         report.warm = sock is not None
+        report.cases = len(cases)
         if sock is None:
             sock = self._fresh(settings, report.digest, name, run_id, kata)
         try:
-            harvester = Harvester(limits.out_cap, len(files), limits.created_max, limits.kept_max)
+            harvester = Harvester(
+                limits.out_cap, len(files), limits.created_max, limits.kept_max, len(cases)
+            )
             variables = {"CYBER_DOJO_ID": kata_name or run_id, "CYBER_DOJO_IMAGE_NAME": image}
-            feed = request(limits, files, deleted, variables, home_files(), stdin)
+            feed = request(limits, files, deleted, variables, home_files(), stdin, cases)
             return self._feed_and_read(name, sock, feed, harvester, report, kata is not None)
         finally:
             self._leftovers.append(name)
@@ -258,6 +265,7 @@ class _Report:
         self._image = image
         self.max_seconds = max_seconds
         self.warm = False
+        self.cases = 0  # how many test cases were sent
         self._started = started
         self._clock = clock
         self.digest = ""
@@ -309,9 +317,11 @@ class _Report:
         limit = self._settings.output_limit_kib * 1024
         log, metrics = [], harvest.metrics
         outcome: Outcome | None = None  # ran to its end: its colour is the rule's
+        cases = self.cases > 0
         if harvest.timed_out:
             outcome = Outcome.TIMED_OUT
-            log.append(f"timed out: cyber-dojo.sh was killed after {self.max_seconds} s")
+            if not cases:
+                log.append(f"timed out: cyber-dojo.sh was killed after {self.max_seconds} s")
         oom_killed = metrics.get("oom_kills", 0) > 0
         if oom_killed:
             log.append(
@@ -319,6 +329,8 @@ class _Report:
                 f"{self._settings.memory_mib} MiB"
             )
         kept = Kept(names=harvest.kept, truncated=bool(metrics.get("kept_truncated")))
+        if cases:
+            log.append(_cases_log(harvest, self.max_seconds))
         return self._result(
             outcome,
             harvest.status,
@@ -335,7 +347,38 @@ class _Report:
             run_ms=metrics.get("run_ms"),
             cpu_ms=harvest.usage.get("cpu_ms"),
             memory_peak_kib=harvest.usage.get("memory_peak_kib"),
+            built=harvest.built if cases else None,
+            cases=[_case(case, limit) for case in harvest.cases] if cases else None,
         )
+
+
+def _case(case: CaseHarvest, limit: int) -> CaseResult:
+    meta = case.meta
+    started = meta.get("started", 1) == 1
+    return CaseResult(
+        stdout=cleaned(case.stdout, limit),
+        stderr=cleaned(case.stderr, limit),
+        status=meta["status"] if started else None,
+        timed_out=bool(meta["timed_out"]),
+        oom_killed=meta.get("oom_kills", 0) > 0,
+        run_ms=meta["run_ms"],
+        cpu_ms=meta.get("cpu_ms"),
+        memory_peak_kib=meta.get("memory_peak_kib"),
+        passed=None,
+    )
+
+
+def _cases_log(harvest: Harvest, max_seconds: int) -> str:
+    """What happened to the cases as a whole, for the result's log."""
+    ran = sum(case.meta.get("started", 1) for case in harvest.cases)
+    if harvest.built and not harvest.cases:
+        if harvest.timed_out:
+            return f"timed out: build.sh was killed after {max_seconds} s; no case ran"
+        return f"build.sh failed (status {harvest.status}): no case ran"
+    if ran < len(harvest.cases):
+        unstarted = len(harvest.cases) - ran
+        return f"timed out: the run's {max_seconds} s ran out; {unstarted} case(s) never started"
+    return f"{ran} case(s) ran" + (" after build.sh" if harvest.built else "")
 
 
 def _nproc(settings: Settings) -> int:

@@ -4,6 +4,7 @@ read back: the engine's framed attach stream and greenbar's supervisor result.""
 import socket
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.externals.memory_engine import Program
@@ -65,12 +66,19 @@ def supervisor_result(
     timed_out: bool = False,
     metrics: dict[str, int] | None = None,
     usage: dict[str, int] | None = None,
+    built: bool = False,
+    cases: Sequence[tuple[dict[str, int], bytes, bytes]] = (),
 ) -> bytes:
     """What greenbar's supervisor writes on its stdout for a run that ended with `status`
     (supervisor/supervisor.h: OUT): the magic line, then TYPE, LENGTH, PAYLOAD frames;
-    `metrics` and `usage` become the 'M' and 'U' frames' "key=value" lines when given."""
+    `metrics` and `usage` become the 'M' and 'U' frames' "key=value" lines when given;
+    `built` a 'B' frame, and each of `cases` (meta, stdout, stderr) a 'Q' frame."""
     frames = [(b"S", str(status).encode())] + ([(b"T", b"")] if timed_out else [])
-    frames += [(b"O", stdout), (b"R", stderr)]
+    frames += [(b"O", stdout), (b"R", stderr)] + ([(b"B", b"")] if built else [])
+    for meta, out, err in cases:  # each case's 'Q' frame: META_LENGTH META OUT_LENGTH OUT ERR
+        said = "".join(f"{k}={v}\n" for k, v in meta.items()).encode()
+        head = struct.pack(">H", len(said)) + said + struct.pack(">I", len(out))
+        frames.append((b"Q", head + out + err))
     if usage is not None:
         frames.append((b"U", "".join(f"{k}={v}\n" for k, v in usage.items()).encode()))
     for name, head in sorted((created or {}).items()):

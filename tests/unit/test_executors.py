@@ -21,6 +21,7 @@ from app.jobs.requests import ColourRequest, RunRequest
 from app.katas.records import KataStore
 from app.katas.volumes import KataVolumes
 from app.outcomes import Outcome, Output
+from app.sandbox.cases import Case
 from app.sandbox.exercism import Interfaces
 from tests.contract.conftest import (  # noqa: F401
     IMAGE,
@@ -308,3 +309,36 @@ def test_an_exercise_for_a_cyber_dojo_image_or_none_for_an_exercism_image_is_fau
 def test_an_exercise_run_of_an_image_not_on_the_node_is_pulling(node: Node) -> None:
     run_id = _queued(node, RunRequest("greenbar/elsewhere", SOLUTION, exercise="hiker"))
     assert node.executor().execute(run_id).outcome == Outcome.PULLING
+
+
+def test_a_run_with_cases_is_coloured_by_them_not_by_the_image_s_rule(node: Node) -> None:
+    ran = {"status": 0, "timed_out": 0, "run_ms": 5, "oom_kills": 0, "started": 1}
+    played = supervisor_result(
+        0,
+        b"building\n",
+        built=True,
+        cases=[(ran | {"index": 0}, b"ADA\n", b""), (ran | {"index": 1}, b"X", b"")],
+    )
+    node.run_path.engine.add_image(IMAGE, program=Program(stdout=played))
+    cases = (Case(stdin="ada", expected_stdout="ADA\n"), Case(stdin="x", expected_stdout="X"))
+    run_id = _queued(node, RunRequest(IMAGE, FILES, 10, cases=cases))
+    summary = node.executor().execute(run_id)
+    assert summary.outcome == Outcome.GREEN and node.light.asked == [], "the rule said red"
+    result = node.store.get(run_id).result or {}
+    assert [case["passed"] for case in result["cases"]] == [True, True]
+    assert (result["built"], result["stdout"]["content"]) == (True, "building\n")
+    assert "green: every case passed" in result["log"]
+
+
+def test_a_run_with_cases_that_timed_out_still_says_which_cases_passed(node: Node) -> None:
+    ran = {"status": 0, "timed_out": 0, "run_ms": 5, "oom_kills": 0, "started": 1}
+    unstarted = ran | {"index": 1, "status": -1, "timed_out": 1, "started": 0}
+    played = supervisor_result(
+        0, timed_out=True, cases=[(ran | {"index": 0}, b"A", b""), (unstarted, b"", b"")]
+    )
+    node.run_path.engine.add_image(IMAGE, program=Program(stdout=played))
+    run_id = _queued(node, RunRequest(IMAGE, FILES, 1, cases=(Case(expected_stdout="A"), Case())))
+    assert node.executor().execute(run_id).outcome == Outcome.TIMED_OUT
+    result = node.store.get(run_id).result or {}
+    assert [(c["status"], c["passed"]) for c in result["cases"]] == [(0, True), (None, False)]
+    assert "1 case(s) never started" in result["log"]
