@@ -1,11 +1,12 @@
-"""Reading a folder into a run's `files` (its regular UTF-8 text files by relative name), and
-a run's `stdin` from a file."""
+"""Reading a folder into a run's `files` (its regular UTF-8 text files by relative name), a
+run's `stdin` from a file, and its test cases from a JSON file."""
 
+import json
 import os
 import stat
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from cli.errors import CliError
 
@@ -92,3 +93,22 @@ def read_input(name: str, own: TextIO) -> str:
     if text is None:
         raise CliError(f"--stdin {name} is not UTF-8 text")
     return text
+
+
+def read_cases(name: str) -> list[Any]:
+    """A run's test cases: the JSON array in the file `name` (each case an object with any of
+    stdin, args, expected_stdout, max_seconds; greenbar checks them).
+
+    Raises:
+        CliError: the file cannot be read, is not UTF-8 JSON, or holds no array.
+    """
+    text = text_of(Path(name), name)
+    if text is None:
+        raise CliError(f"--cases {name} is not UTF-8 text")
+    try:
+        cases = json.loads(text)
+    except ValueError as error:
+        raise CliError(f"--cases {name} is not JSON: {error}") from None
+    if not isinstance(cases, list):
+        raise CliError(f"--cases {name} must hold a JSON array of cases")
+    return cases

@@ -99,6 +99,17 @@ def _add_run(commands: "argparse._SubParsersAction[Parser]") -> None:
         "stdin); without it, cyber-dojo.sh reads nothing",
     )
     sub.add_argument(
+        "--cases",
+        metavar="FILE",
+        help="a JSON array of test cases ({stdin, args, expected_stdout, max_seconds} each): "
+        "build.sh runs once, then cyber-dojo.sh once per case",
+    )
+    sub.add_argument(
+        "--compare",
+        choices=("exact", "trimmed"),
+        help="with --cases: how stdout is held to expected_stdout (default exact)",
+    )
+    sub.add_argument(
         "--wait", type=int, default=25, help="seconds per long poll (default 25, the API's most)"
     )
     sub.set_defaults(handler=run.command)
@@ -127,6 +138,8 @@ def _add_nodes(commands: "argparse._SubParsersAction[Parser]") -> None:
 def _checked(parser: Parser, args: argparse.Namespace) -> argparse.Namespace:
     if args.command == "run" and args.version and not args.track:
         parser.error("run: --version needs --track")
+    if args.command == "run" and args.compare and not args.cases:
+        parser.error("run: --compare needs --cases")
     if args.command == "run" and not 0 <= args.wait <= 25:
         parser.error("run: --wait must be from 0 to 25")
     return args

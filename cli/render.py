@@ -116,6 +116,26 @@ def output_text(output: Any, name: str) -> str:
     return text
 
 
+def cases_text(cases: Any, colour: bool) -> str:
+    """One line per case of a run with cases, e.g. `case 2  ✗ failed  (status 1, 14 ms)`."""
+    if not isinstance(cases, list):
+        return ""
+    lines = []
+    for index, case in enumerate(cases):
+        if not isinstance(case, Mapping):
+            continue
+        passed = case.get("passed") is True
+        said = paint(
+            "\u2713 passed" if passed else "\u2717 failed", "green" if passed else "red", colour
+        )
+        details = ["never started" if case.get("status") is None else f"status {case['status']}"]
+        details += ["timed out"] * bool(case.get("timed_out"))
+        details += ["out of memory"] * bool(case.get("oom_killed"))
+        details.append(f"{case.get('run_ms', 0)} ms")
+        lines.append(f"case {index}  {said}  ({', '.join(details)})\n")
+    return "".join(lines)
+
+
 def log_text(run: Mapping[str, Any]) -> str:
     """The result's `log` (greenbar's diagnostics), ending in a newline, or ``""``."""
     log = str((run.get("result") or {}).get("log") or "")

@@ -11,7 +11,7 @@ from typing import Any, TextIO
 from cli import render
 from cli.api import Api
 from cli.errors import CliError
-from cli.files import read_folder, read_input
+from cli.files import read_cases, read_folder, read_input
 
 FINAL_STATES = ("done", "error")
 POLL_PAUSE_SECONDS = 0.25  # between long polls, in case the server answers without waiting
@@ -19,10 +19,13 @@ SKIPPED_SHOWN = 5
 
 
 def request_body(
-    args: argparse.Namespace, files: dict[str, str], stdin: str | None = None
+    args: argparse.Namespace,
+    files: dict[str, str],
+    stdin: str | None = None,
+    cases: list[Any] | None = None,
 ) -> dict[str, Any]:
-    """The `POST /runs` body from the command line's options, the folder's files and the
-    run's stdin (None: none is sent)."""
+    """The `POST /runs` body from the command line's options, the folder's files, the run's
+    stdin and its test cases (None: none are sent)."""
     body: dict[str, Any] = {"image": args.image} if args.image else {"track": args.track}
     if args.version:
         body["version"] = args.version
@@ -33,6 +36,10 @@ def request_body(
         body["kata"] = args.kata
     if stdin is not None:
         body["stdin"] = stdin
+    if cases is not None:
+        body["cases"] = cases
+    if getattr(args, "compare", None):
+        body["compare"] = args.compare
     return body
 
 
@@ -61,6 +68,7 @@ def show(run: Mapping[str, Any], out: TextIO, err: TextIO, colour: bool) -> int:
     result = run.get("result") or {}
     _write(out, render.output_text(result.get("stdout"), "stdout"))
     _write(err, render.output_text(result.get("stderr"), "stderr"))
+    _write(out, render.cases_text(result.get("cases"), colour))
     _write(out, render.light_line(run, colour) + "\n" + render.log_text(run))
     return render.exit_code(render.outcome_of(run))
 
@@ -77,13 +85,14 @@ def command(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO, colour
     """`greenbar run`: returns the exit code of the run's traffic light.
 
     Raises:
-        CliError: the folder or the --stdin file is unusable, or the API refused or could
-            not be reached.
+        CliError: the folder, the --stdin or the --cases file is unusable, or the API
+            refused or could not be reached.
     """
     folder = read_folder(Path(args.dir))
     stdin = read_input(args.stdin, sys.stdin) if args.stdin is not None else None
+    cases = read_cases(args.cases) if getattr(args, "cases", None) else None
     _write(err, skipped_note(folder.skipped))
-    run = submit(api, request_body(args, folder.files, stdin), args.wait)
+    run = submit(api, request_body(args, folder.files, stdin, cases), args.wait)
     return show(run, out, err, colour)
 
 

@@ -179,6 +179,33 @@ def measured_properties() -> dict[str, dict[str, Any]]:
     }
 
 
+def case_properties() -> dict[str, dict[str, Any]]:
+    """A run with cases: `built` and `cases` (app/sandbox/cases.py), absent from other runs."""
+    measure = {"type": "integer", "minimum": 0, "nullable": True}
+    text = _object({"content": {"type": "string"}, "truncated": {"type": "boolean"}}, [])
+    case = _object(
+        {
+            "stdout": text,
+            "stderr": text,
+            "status": {**INT32, "nullable": True, "description": "null: it never started"},
+            "timed_out": {"type": "boolean"},
+            "oom_killed": {"type": "boolean"},
+            "run_ms": {"type": "integer", "minimum": 0},
+            "cpu_ms": {**measure, "description": "the container's CPU time over the case"},
+            "memory_peak_kib": {**measure, "description": "its largest process's peak RSS"},
+            "passed": {"type": "boolean"},
+        },
+        ["stdout", "stderr", "status", "timed_out", "oom_killed", "run_ms", "passed"],
+    )
+    return {
+        "built": {
+            "type": "boolean",
+            "description": "build.sh ran first: stdout, stderr and status are its",
+        },
+        "cases": {"type": "array", "items": case, "description": "each case's result, in order"},
+    }
+
+
 def result_schemas() -> dict[str, dict[str, Any]]:
     """The typed parts of a run's result that are not plain text: `tests`, an exercism
     run's results.json as app/colour/exercism.py reads it (its versions 1 to 3)."""

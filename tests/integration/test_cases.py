@@ -217,3 +217,13 @@ def test_cases_over_the_size_bound_are_refused_with_422(api, settings):
     half = "x" * (settings.files_max_kib * 512 + 1)
     error = refusal(api, cases=[{"stdin": half}, {"expected_stdout": half}])
     assert (error["field"], "KiB" in error["message"]) == ("cases", True)
+
+
+def test_a_fork_bomb_in_one_case_is_swept_away_and_the_next_case_still_runs(api):
+    files = {"cyber-dojo.sh": 'if [ "$1" = bomb ]; then f() { f | f & }; f; sleep 5; fi\necho ok'}
+    cases = [{"args": ["bomb"], "max_seconds": 2}, {"expected_stdout": "ok\n"}]
+    result = run(api, files, cases=cases, max_seconds=8)
+    bomb, after = cases_of(result)
+    assert bomb["passed"] is False
+    assert after["passed"] is True, after
+    assert result["outcome"] == "red"

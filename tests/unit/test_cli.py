@@ -436,6 +436,35 @@ def test_a_stdin_file_that_is_missing_or_binary_exits_6_sending_nothing(
     assert fake.requests == []
 
 
+def test_cases_send_the_files_json_array_and_the_compare_mode(fake, kata, tmp_path, capsys):
+    cases = [{"stdin": "ada", "expected_stdout": "ADA"}, {"args": ["-n"]}]
+    (tmp_path / "cases.json").write_text(json.dumps(cases))
+    said = [
+        {"status": 0, "passed": True, "run_ms": 4, "timed_out": False},
+        {"status": None, "passed": False, "run_ms": 0, "timed_out": True},
+    ]
+    fake.answer("POST", "/runs", (200, finished("timed_out", cases=said)))
+    argv = ["--url", fake.url, "run", str(kata), "--image", IMAGE, "--compare", "trimmed"]
+    assert main([*argv, "--cases", str(tmp_path / "cases.json")]) == 3
+    [sent] = fake.requests
+    assert (sent.body["cases"], sent.body["compare"]) == (cases, "trimmed")
+    out = capsys.readouterr().out
+    assert "case 0  \u2713 passed  (status 0, 4 ms)\n" in out
+    assert "case 1  \u2717 failed  (never started, timed out, 0 ms)\n" in out
+
+
+def test_a_cases_file_that_is_not_a_json_array_exits_6_sending_nothing(
+    fake, kata, tmp_path, capsys
+):
+    (tmp_path / "object.json").write_text('{"stdin": "a"}')
+    (tmp_path / "broken.json").write_text("[{")
+    for name, said in [("object.json", "JSON array"), ("broken.json", "is not JSON")]:
+        argv = ["--url", fake.url, "run", str(kata), "--image", IMAGE]
+        assert main([*argv, "--cases", str(tmp_path / name)]) == 6
+        assert said in capsys.readouterr().err
+    assert fake.requests == []
+
+
 def test_a_202_is_polled_until_the_run_is_done(fake, kata, capsys):
     fake.answer("POST", "/runs", (202, queued()))
     fake.answer("GET", f"/runs/{RUN_ID}", (200, running()), (200, finished("green", status=0)))
@@ -562,6 +591,7 @@ def test_usage_errors_exit_64_not_amber(kata, capsys):
     assert main(["run", str(kata), "--image", IMAGE, "--track", "python"]) == 64
     assert main(["run", str(kata), "--image", IMAGE, "--version", "1"]) == 64
     assert main(["run", str(kata), "--image", IMAGE, "--wait", "26"]) == 64
+    assert main(["run", str(kata), "--image", IMAGE, "--compare", "exact"]) == 64
     assert main([]) == 64
     assert "--version needs --track" in capsys.readouterr().err
 
