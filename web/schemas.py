@@ -2,6 +2,7 @@
 Every failure names its field."""
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 from app.config import Settings
@@ -10,6 +11,7 @@ from app.images.allowlist import Allowlist
 from app.images.tracks import TrackStore
 from app.jobs.requests import ColourRequest, RunRequest
 from app.sandbox.files import validate, validate_stdin
+from app.sandbox.limits import RunLimits
 from web.contract import conform, request_schemas
 
 
@@ -17,7 +19,8 @@ def run_request(
     body: object, settings: Settings, allowlist: Allowlist, tracks: TrackStore
 ) -> RunRequest:
     """A validated run request: image (named, or a track's version), files, max_seconds and
-    optionally rag_lambda, kata, exercise and stdin.
+    optionally rag_lambda, kata, exercise, stdin and the run's own limits (memory_mib, cpus,
+    output_limit_kib) within its image's caps.
 
     Raises:
         InvalidRequest: naming the field and the rule broken.
@@ -26,12 +29,24 @@ def run_request(
     optional: dict[str, Any] = {k: run[k] for k in ("rag_lambda", "kata", "exercise") if k in run}
     if "stdin" in run:
         optional["stdin"] = validate_stdin(run["stdin"], settings)
+    which: dict[str, Any] = _image_or_track(run, allowlist, tracks)
     return RunRequest(
-        **_image_or_track(run, allowlist, tracks),
+        **which,
         files=validate(run["files"], settings, exercise="exercise" in run),
         max_seconds=run.get("max_seconds", settings.max_seconds_default),
         **optional,
+        **_limits(run, settings, which["image"]),
     )
+
+
+def _limits(run: dict[str, Any], settings: Settings, image: str) -> dict[str, Any]:
+    """The run's own limits, each within the caps of its image (named, or its track's)."""
+    asked = RunLimits(
+        run.get("memory_mib"),
+        float(run["cpus"]) if "cpus" in run else None,
+        run.get("output_limit_kib"),
+    )
+    return asdict(asked.within(settings.for_image(image), image))
 
 
 def _image_or_track(

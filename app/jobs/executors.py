@@ -228,7 +228,13 @@ class RunExecutor(_Executor[RunRequest]):
         kata = request.kata_ref
         if kata is None:
             return self._runner.run(
-                image, files, seconds, job_id, stdin=request.stdin, digest=digest
+                image,
+                files,
+                seconds,
+                job_id,
+                stdin=request.stdin,
+                digest=digest,
+                run_limits=request.limits,
             )
         holder = self._kata.katas.claim(kata, job_id, self._kata.claim_seconds)
         if holder is not None:  # its claim from the API expired while it waited: say so
@@ -248,6 +254,7 @@ class RunExecutor(_Executor[RunRequest]):
             kata_name=request.kata,
             stdin=request.stdin,
             digest=digest,
+            run_limits=request.limits,
         )
         self._runner.dispose()  # the volume is free once the client has the result
         kib, quota = result.sandbox_kib, self._kata.quota_kib

@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from app.outcomes import Output
+from app.sandbox.limits import RunLimits
 
 
 def _present(record: object) -> dict[str, Any]:
@@ -29,6 +30,14 @@ class RunRequest:
     version: str | None = None
     exercise: str | None = None  # its slug (app/sandbox/exercism.py)
     stdin: str | None = None  # None: cyber-dojo.sh reads /dev/null
+    # Its own limits within its image's caps (app/sandbox/limits.py); None: the image's.
+    memory_mib: int | None = None
+    cpus: float | None = None
+    output_limit_kib: int | None = None
+
+    @property
+    def limits(self) -> RunLimits:
+        return RunLimits(self.memory_mib, self.cpus, self.output_limit_kib)
 
     def to_wire(self) -> dict[str, Any]:
         return _present(self)

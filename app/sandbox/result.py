@@ -6,6 +6,7 @@ from typing import Any, TypedDict
 
 from app.colour.exercism import Tests
 from app.outcomes import Outcome, Output
+from app.sandbox.limits import Applied
 from app.sandbox.text import Text
 
 
@@ -50,6 +51,9 @@ class RunResult:
     version: str | None = None
     tests: Tests | None = None  # an exercism-interface run's results.json, read
     worker: str = ""
+    # The limits it ran with: its image's, with the run's own applied (None: it was refused
+    # before any were looked at).
+    limits: Applied | None = None
 
     @property
     def output(self) -> Output:
