@@ -91,6 +91,13 @@ def _add_run(commands: "argparse._SubParsersAction[Parser]") -> None:
     which.add_argument("--track", help="a language track: its live image runs")
     sub.add_argument("--version", help="with --track: a version (tag) deployed to the track")
     sub.add_argument("--max-seconds", type=int, help="the run's time limit, whole seconds")
+    sub.add_argument("--memory-mib", type=int, help="the run's memory, MiB (at most the image's)")
+    sub.add_argument("--cpus", type=float, help="the CPUs the run may use (at most the image's)")
+    sub.add_argument(
+        "--output-limit-kib",
+        type=int,
+        help="KiB kept of stdout, stderr and each file brought back (at most the server's)",
+    )
     sub.add_argument("--kata", help="a kata id: its runs share a volume as /sandbox")
     sub.add_argument(
         "--stdin",

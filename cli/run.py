@@ -16,6 +16,9 @@ from cli.files import read_cases, read_folder, read_input
 FINAL_STATES = ("done", "error")
 POLL_PAUSE_SECONDS = 0.25  # between long polls, in case the server answers without waiting
 SKIPPED_SHOWN = 5
+# The run's own limits, each an option of the same name (--memory-mib): the API holds each to
+# its image's cap.
+LIMITS = ("max_seconds", "memory_mib", "cpus", "output_limit_kib")
 
 
 def request_body(
@@ -30,8 +33,9 @@ def request_body(
     if args.version:
         body["version"] = args.version
     body["files"] = files
-    if args.max_seconds is not None:
-        body["max_seconds"] = args.max_seconds
+    for limit in LIMITS:
+        if getattr(args, limit) is not None:
+            body[limit] = getattr(args, limit)
     if args.kata:
         body["kata"] = args.kata
     if stdin is not None:

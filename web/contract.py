@@ -10,6 +10,7 @@ from app.errors import InvalidRequest
 from app.images.tracks import SLUG
 from app.katas.records import KATA_ID
 from app.sandbox.cases import ARG_MAX_BYTES, ARGS_MAX
+from app.sandbox.limits import CPUS_LEAST
 
 VERSION = r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"  # a Docker tag
 EXERCISE = r"^[a-z0-9][a-z0-9_-]{0,63}$"  # an exercism slug, e.g. two-fer
@@ -69,6 +70,7 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
                     "description": "the exercise's slug, for an image that follows exercism's "
                     "test-runner interface (label greenbar.interface=exercism); no default",
                 },
+                **limit_properties(settings),
             },
             ["files"],
         ),
@@ -153,6 +155,50 @@ def _cases(settings: Settings) -> dict[str, Any]:
         "description": "test cases: build.sh (when the files hold one) runs once, then "
         "cyber-dojo.sh once per case, in one container, all within max_seconds; at most "
         f"{settings.files_max_kib} KiB of stdin, arguments and expected output in all",
+    }
+
+
+def limit_properties(settings: Settings) -> dict[str, dict[str, Any]]:
+    """A run's own limits (app/sandbox/limits.py): each at most its image's, the default."""
+    cap = "at most, and by default, its image's: GREENBAR_{} ({} here) or its profile's"
+    return {
+        "memory_mib": {
+            "type": "integer",
+            "description": "the run's memory, MiB; "
+            + cap.format("MEMORY_MIB", settings.memory_mib)
+            + "; more than the image's three tmpfs together",
+        },
+        "cpus": {
+            "type": "number",
+            "minimum": 0,
+            "exclusiveMinimum": True,
+            "description": f"the CPUs the run may use; at least {CPUS_LEAST:g} (or the "
+            "image's, if less); " + cap.format("CPUS", f"{settings.cpus:g}"),
+        },
+        "output_limit_kib": {
+            "type": "integer",
+            "minimum": 1,
+            "maximum": settings.output_limit_kib,
+            "description": "KiB kept of stdout, of stderr and of each file brought back; at "
+            "most, and by default, GREENBAR_OUTPUT_LIMIT_KIB",
+        },
+    }
+
+
+def applied_schema() -> dict[str, Any]:
+    """A result's `limits`: those its run had, its own within its image's caps."""
+    return {
+        **_object(
+            {
+                "max_seconds": {"type": "integer", "minimum": 1},
+                "memory_mib": {"type": "integer", "minimum": 1},
+                "cpus": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+                "output_limit_kib": {"type": "integer", "minimum": 1},
+            },
+            ["max_seconds", "memory_mib", "cpus", "output_limit_kib"],
+        ),
+        "nullable": True,
+        "description": "the limits the run had; null for a run refused before it was tried",
     }
 
 

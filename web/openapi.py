@@ -7,7 +7,13 @@ from flask import Blueprint, Response, jsonify
 
 from app.config import Settings
 from app.outcomes import Outcome
-from web.contract import case_properties, measured_properties, request_schemas, result_schemas
+from web.contract import (
+    applied_schema,
+    case_properties,
+    measured_properties,
+    request_schemas,
+    result_schemas,
+)
 from web.services import services
 
 blueprint = Blueprint("openapi", __name__)
@@ -249,6 +255,7 @@ def document(settings: Settings) -> dict[str, Any]:
                 "type": "object",
                 "properties": {
                     "tests": {"$ref": "#/components/schemas/RunTests"},
+                    "limits": applied_schema(),
                     **measured_properties(),
                     **case_properties(),
                 },

@@ -2,6 +2,7 @@
 Every failure names its field."""
 
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 from app.config import Settings
@@ -11,6 +12,7 @@ from app.images.tracks import TrackStore
 from app.jobs.requests import ColourRequest, RunRequest
 from app.sandbox import cases
 from app.sandbox.files import validate, validate_stdin
+from app.sandbox.limits import RunLimits
 from web.contract import conform, request_schemas
 
 
@@ -18,7 +20,8 @@ def run_request(
     body: object, settings: Settings, allowlist: Allowlist, tracks: TrackStore
 ) -> RunRequest:
     """A validated run request: image (named, or a track's version), files, max_seconds and
-    optionally rag_lambda, kata, exercise, stdin, and cases with their compare.
+    optionally rag_lambda, kata, exercise, stdin, cases with their compare, and the run's
+    own limits (memory_mib, cpus, output_limit_kib) within its image's caps.
 
     Raises:
         InvalidRequest: naming the field and the rule broken.
@@ -33,11 +36,13 @@ def run_request(
         optional["cases"] = _cases(run, max_seconds, settings)
     elif "compare" in run:
         raise InvalidRequest("compare", "only for a run with cases")
+    which: dict[str, Any] = _image_or_track(run, allowlist, tracks)
     return RunRequest(
-        **_image_or_track(run, allowlist, tracks),
+        **which,
         files=validate(run["files"], settings, exercise="exercise" in run),
         max_seconds=max_seconds,
         **optional,
+        **_limits(run, settings, which["image"]),
     )
 
 
@@ -47,6 +52,16 @@ def _cases(run: dict[str, Any], max_seconds: int, settings: Settings) -> tuple[c
     if "exercise" in run:
         raise InvalidRequest("cases", "not for a run of an exercise: its tests are its cases")
     return cases.validated(run["cases"], max_seconds, settings)
+
+
+def _limits(run: dict[str, Any], settings: Settings, image: str) -> dict[str, Any]:
+    """The run's own limits, each within the caps of its image (named, or its track's)."""
+    asked = RunLimits(
+        run.get("memory_mib"),
+        float(run["cpus"]) if "cpus" in run else None,
+        run.get("output_limit_kib"),
+    )
+    return asdict(asked.within(settings.for_image(image), image))
 
 
 def _image_or_track(

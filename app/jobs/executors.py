@@ -234,7 +234,14 @@ class RunExecutor(_Executor[RunRequest]):
         kata, cases = request.kata_ref, request.cases or ()
         if kata is None:
             return self._runner.run(
-                image, files, seconds, job_id, stdin=request.stdin, digest=digest, cases=cases
+                image,
+                files,
+                seconds,
+                job_id,
+                stdin=request.stdin,
+                digest=digest,
+                run_limits=request.limits,
+                cases=cases,
             )
         holder = self._kata.katas.claim(kata, job_id, self._kata.claim_seconds)
         if holder is not None:  # its claim from the API expired while it waited: say so
@@ -255,6 +262,7 @@ class RunExecutor(_Executor[RunRequest]):
             stdin=request.stdin,
             digest=digest,
             cases=cases,
+            run_limits=request.limits,
         )
         self._runner.dispose()  # the volume is free once the client has the result
         kib, quota = result.sandbox_kib, self._kata.quota_kib

@@ -6,6 +6,7 @@ from typing import Any
 
 from app.outcomes import Output
 from app.sandbox.cases import Case
+from app.sandbox.limits import RunLimits
 
 
 def _present(record: object) -> dict[str, Any]:
@@ -32,6 +33,14 @@ class RunRequest:
     stdin: str | None = None  # None: cyber-dojo.sh reads /dev/null
     cases: tuple[Case, ...] | None = None  # build.sh once, then cyber-dojo.sh once per case
     compare: str | None = None  # how a case's stdout is held to its expected_stdout
+    # Its own limits within its image's caps (app/sandbox/limits.py); None: the image's.
+    memory_mib: int | None = None
+    cpus: float | None = None
+    output_limit_kib: int | None = None
+
+    @property
+    def limits(self) -> RunLimits:
+        return RunLimits(self.memory_mib, self.cpus, self.output_limit_kib)
 
     def to_wire(self) -> dict[str, Any]:
         return _present(self)

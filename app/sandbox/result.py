@@ -7,6 +7,7 @@ from typing import Any, TypedDict
 from app.colour.exercism import Tests
 from app.outcomes import Outcome, Output
 from app.sandbox.cases import CaseResult
+from app.sandbox.limits import Applied
 from app.sandbox.text import Text
 
 
@@ -55,6 +56,9 @@ class RunResult:
     # its), and each case's result in order.
     built: bool | None = None
     cases: list[CaseResult] | None = None
+    # The limits it ran with: its image's, with the run's own applied (None: it was refused
+    # before any were looked at).
+    limits: Applied | None = None
 
     @property
     def output(self) -> Output:

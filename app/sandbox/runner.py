@@ -16,6 +16,7 @@ from app.sandbox.cases import Case, CaseResult
 from app.sandbox.feed import Limits, request
 from app.sandbox.harvest import CaseHarvest, Harvest, Harvester
 from app.sandbox.home import home_files
+from app.sandbox.limits import NONE_ASKED, RunLimits, applied, warm_fits
 from app.sandbox.pool import WarmPool
 from app.sandbox.result import Kept, RunResult
 from app.sandbox.stream import CapExceeded, DeadlinePassed, OutputStream
@@ -84,6 +85,7 @@ class Runner:
         stdin: str | None = None,
         digest: str | None = None,
         cases: Sequence[Case] = (),
+        run_limits: RunLimits = NONE_ASKED,
     ) -> RunResult:
         """Runs `files`' cyber-dojo.sh in a new container of `image`.
 
@@ -100,6 +102,8 @@ class Runner:
             digest: `image`'s id, when the caller has just inspected it (None: look it up).
             cases: test cases: build.sh once, then cyber-dojo.sh once per case, all within
                 max_seconds (supervisor/cases.c).
+            run_limits: the memory, CPUs and output limit the run asked for, within its image's
+                caps (app/sandbox/limits.py); what it did not ask for is its image's.
 
         Returns:
             The result; expected failures (timeout, a missing image) are outcomes, not raises.
@@ -107,7 +111,7 @@ class Runner:
         Raises:
             EngineUnavailable: the Docker engine failed.
         """
-        settings = self._settings.for_image(image)
+        settings = run_limits.apply(self._settings.for_image(image))
         report = _Report(settings, image, max_seconds, self._clock(), self._clock)
         try:
             report.digest = digest or self._engine.image_id(image)
@@ -115,11 +119,12 @@ class Runner:
             return report.pulling()
         kept = KEPT_NAMES_MAX if kata is not None else 0
         limits = Limits(
-            max_seconds, self._limit + 1, settings.created_files_max, kept, _nproc(settings)
+            max_seconds, _bytes(settings) + 1, settings.created_files_max, kept, _nproc(settings)
         )
         name = spec.container_name(run_id)
-        # Warm containers have the node's settings: a profiled image's runs get fresh ones.
-        warm = kata is None and settings is self._settings
+        # Warm containers have the node's settings: a profiled image's runs, and runs asking
+        # for other memory or CPUs, get fresh ones.
+        warm = kata is None and warm_fits(settings, self._settings)
         sock = self._warm(report.digest, name) if warm else None
         report.warm = sock is not None
         report.cases = len(cases)
@@ -229,10 +234,6 @@ class Runner:
                 return False
             self._sleep(OOM_FLAG_PAUSE_SECONDS)
 
-    @property
-    def _limit(self) -> int:
-        return self._settings.output_limit_kib * 1024
-
     def _send(self, sock: socket.socket, payload: bytes, deadline: float) -> None:
         sock.settimeout(max(deadline - self._clock(), 0.001))
         try:
@@ -285,6 +286,7 @@ class _Report:
             digest=self.digest,
             node=self._settings.node,
             warm=self.warm,
+            limits=applied(self._settings, self.max_seconds),
             **parts,
         )
 
@@ -379,6 +381,11 @@ def _cases_log(harvest: Harvest, max_seconds: int) -> str:
         unstarted = len(harvest.cases) - ran
         return f"timed out: the run's {max_seconds} s ran out; {unstarted} case(s) never started"
     return f"{ran} case(s) ran" + (" after build.sh" if harvest.built else "")
+
+
+def _bytes(settings: Settings) -> int:
+    # The output limit: what is kept of stdout, of stderr and of each file brought back.
+    return settings.output_limit_kib * 1024
 
 
 def _nproc(settings: Settings) -> int:

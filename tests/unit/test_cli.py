@@ -495,6 +495,19 @@ def test_a_track_version_time_limit_kata_and_wait_are_sent(fake, kata):
     }
 
 
+def test_a_runs_own_memory_cpus_and_output_limit_are_sent(fake, kata):
+    fake.answer("POST", "/runs", (200, finished("green", status=0)))
+    argv = ["run", str(kata), "--image", IMAGE, "--memory-mib", "256", "--cpus", "0.5"]
+    assert main(["--url", fake.url, *argv, "--output-limit-kib", "4"]) == 0
+    [sent] = fake.requests
+    assert {k: v for k, v in sent.body.items() if k != "files"} == {
+        "image": IMAGE,
+        "memory_mib": 256,
+        "cpus": 0.5,
+        "output_limit_kib": 4,
+    }
+
+
 def test_the_log_is_printed_after_the_light(fake, kata, capsys):
     log = "timed out: cyber-dojo.sh ran past 10 s"
     fake.answer("POST", "/runs", (200, finished("timed_out", status=137, log=log)))

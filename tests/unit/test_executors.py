@@ -190,6 +190,21 @@ def test_results_keep_the_wire_form_clients_read(node: Node) -> None:
     assert raw is not None and b'"stdout": {"content": "ok\\n", "truncated": false}' in raw
 
 
+def test_a_runs_own_limits_reach_the_runner_and_its_recorded_result(node: Node) -> None:
+    node.run_path.engine.add_image(IMAGE, program=Program(stdout=supervisor_result(0, b"ok\n")))
+    asked = RunRequest(IMAGE, FILES, 4, memory_mib=200, cpus=0.25, output_limit_kib=3)
+    run_id = _queued(node, asked)
+    node.executor().execute(run_id)
+    result = node.store.get(run_id).result or {}
+    assert result["limits"] == {
+        "max_seconds": 4,
+        "memory_mib": 200,
+        "cpus": 0.25,
+        "output_limit_kib": 3,
+    }
+    assert b"out_cap=3073\n" in node.run_path.engine.received(f"greenbar-run-{run_id}")
+
+
 # Images following exercism's test-runner interface: the run goes through a cyber-dojo.sh
 # greenbar writes, results.json comes back as a created file, and the real traffic light
 # colours it from there when the image has no rag lambda.
