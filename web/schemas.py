@@ -9,7 +9,7 @@ from app.errors import InvalidParameter, InvalidRequest
 from app.images.allowlist import Allowlist
 from app.images.tracks import TrackStore
 from app.jobs.requests import ColourRequest, RunRequest
-from app.sandbox.files import validate, validate_stdin
+from app.sandbox.files import validate, validate_name, validate_stdin
 from web.contract import conform, request_schemas
 
 
@@ -17,7 +17,7 @@ def run_request(
     body: object, settings: Settings, allowlist: Allowlist, tracks: TrackStore
 ) -> RunRequest:
     """A validated run request: image (named, or a track's version), files, max_seconds and
-    optionally rag_lambda, kata, exercise and stdin.
+    optionally rag_lambda, kata, exercise, stdin and junit_xml.
 
     Raises:
         InvalidRequest: naming the field and the rule broken.
@@ -26,6 +26,8 @@ def run_request(
     optional: dict[str, Any] = {k: run[k] for k in ("rag_lambda", "kata", "exercise") if k in run}
     if "stdin" in run:
         optional["stdin"] = validate_stdin(run["stdin"], settings)
+    if "junit_xml" in run:
+        optional["junit_xml"] = validate_name(run["junit_xml"], "junit_xml", settings)
     return RunRequest(
         **_image_or_track(run, allowlist, tracks),
         files=validate(run["files"], settings, exercise="exercise" in run),

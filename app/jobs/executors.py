@@ -19,7 +19,7 @@ from app.katas.records import KataStore, volume_name
 from app.katas.volumes import KataVolume, KataVolumes
 from app.logs import event
 from app.outcomes import Outcome
-from app.sandbox import exercism
+from app.sandbox import exercism, junit
 from app.sandbox.exercism import Interfaces
 from app.sandbox.result import RunResult
 from app.sandbox.runner import Runner
@@ -147,6 +147,7 @@ class KataSupport:
 class RunExecutor(_Executor[RunRequest]):
     """Runs a recorded run, then colours it with its image's (or the client's) rag lambda, or,
     for an image following exercism's test-runner interface without one, its results.json.
+    A JUnit report the request or the image names adds its tests, never a colour.
 
     A run whose image is not on this node is `pulling` at once, and `request_pull(image)`
     starts a pull of it here (at most one per image and node: the puller's lock). With pulls
@@ -178,9 +179,9 @@ class RunExecutor(_Executor[RunRequest]):
     def _work(self, job_id: str, request: RunRequest) -> RunResult:
         started = self._clock()
         try:
-            digest, interface = self._interfaces.of(request.image)
+            digest, interface, report = self._interfaces.of(request.image)
         except ImageMissing:  # the runner says `pulling`, running nothing
-            digest, interface, misfit = None, None, ""
+            digest, interface, report, misfit = None, None, None, ""
         else:
             misfit = _misfit(request, interface)
         if misfit:
@@ -196,6 +197,7 @@ class RunExecutor(_Executor[RunRequest]):
                 result = replace(result, outcome=Outcome.FAULTY, log=why)
         if result.outcome is None:  # it ran to its end: the traffic light tells its colour
             result, tested = _tested(result, interface)
+            result = junit.reported(result, request.junit_xml or report)
             verdict = self._light.colour(
                 result.digest, result.output, request.rag_lambda, job_id, tested
             )

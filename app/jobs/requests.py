@@ -16,8 +16,8 @@ def _present(record: object) -> dict[str, Any]:
 class RunRequest:
     """A run: the image (named, or a track's version resolved to one), the files and limit,
     and optionally the client's copy of the rag lambda, a kata to keep files in, the
-    exercise whose tests an image following exercism's test-runner interface runs, and what
-    cyber-dojo.sh reads on its standard input."""
+    exercise whose tests an image following exercism's test-runner interface runs, what
+    cyber-dojo.sh reads on its standard input, and where the run leaves a JUnit report."""
 
     image: str
     files: dict[str, str] = field(default_factory=dict)
@@ -29,6 +29,7 @@ class RunRequest:
     version: str | None = None
     exercise: str | None = None  # its slug (app/sandbox/exercism.py)
     stdin: str | None = None  # None: cyber-dojo.sh reads /dev/null
+    junit_xml: str | None = None  # the run's JUnit report, in /sandbox (app/sandbox/junit.py)
 
     def to_wire(self) -> dict[str, Any]:
         return _present(self)
