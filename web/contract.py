@@ -71,6 +71,13 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
                     "test-runner interface (label greenbar.interface=exercism); no default",
                 },
                 **limit_properties(settings),
+                "junit_xml": {
+                    "type": "string",
+                    "minLength": 1,
+                    "description": "where the run leaves a JUnit XML report, relative to "
+                    "/sandbox (named as a file is); its tests go in the result's tests. Wins "
+                    "over the image's label greenbar.junit_xml",
+                },
             },
             ["files"],
         ),
@@ -254,27 +261,47 @@ def case_properties() -> dict[str, dict[str, Any]]:
 
 def result_schemas() -> dict[str, dict[str, Any]]:
     """The typed parts of a run's result that are not plain text: `tests`, an exercism
-    run's results.json as app/colour/exercism.py reads it (its versions 1 to 3)."""
+    run's results.json as app/colour/exercism.py reads it (its versions 1 to 3), or a JUnit
+    report as app/colour/junit.py reads it."""
     status = {"type": "string", "enum": ["pass", "fail", "error"]}
     text = {"type": "string", "nullable": True}  # OpenAPI 3.0's way to say "or null"
     test = _object(
         {
             "name": {"type": "string"},
-            "status": status,
+            "status": {
+                **status,
+                "enum": [*status["enum"], "skip"],
+                "description": "skip: a JUnit report's skipped test (pytest's skip and xfail)",
+            },
             "message": text,
             "output": text,
             "test_code": text,
             "task_id": {"type": "integer", "nullable": True, "description": "version 3 only"},
+            "duration_ms": {
+                "type": "integer",
+                "minimum": 0,
+                "nullable": True,
+                "description": "a JUnit report's only: its time; null when it gives none",
+            },
         },
         ["name", "status", "message", "output", "test_code", "task_id"],
     )
     return {
         "RunTests": _object(
             {
-                "version": {"type": "integer", "enum": [1, 2, 3]},
+                "version": {
+                    "type": "integer",
+                    "enum": [1, 2, 3, None],
+                    "nullable": True,
+                    "description": "results.json's version; null for a JUnit report",
+                },
                 "status": status,
                 "message": text,
                 "tests": {"type": "array", "items": test, "description": "empty in version 1"},
+                "junit_xml": {
+                    "type": "string",
+                    "description": "a JUnit report's only: its path, relative to /sandbox",
+                },
             },
             ["version", "status", "message", "tests"],
         )

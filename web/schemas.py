@@ -11,7 +11,7 @@ from app.images.allowlist import Allowlist
 from app.images.tracks import TrackStore
 from app.jobs.requests import ColourRequest, RunRequest
 from app.sandbox import cases
-from app.sandbox.files import validate, validate_stdin
+from app.sandbox.files import validate, validate_name, validate_stdin
 from app.sandbox.limits import RunLimits
 from web.contract import conform, request_schemas
 
@@ -20,8 +20,8 @@ def run_request(
     body: object, settings: Settings, allowlist: Allowlist, tracks: TrackStore
 ) -> RunRequest:
     """A validated run request: image (named, or a track's version), files, max_seconds and
-    optionally rag_lambda, kata, exercise, stdin, cases with their compare, and the run's
-    own limits (memory_mib, cpus, output_limit_kib) within its image's caps.
+    optionally rag_lambda, kata, exercise, stdin, junit_xml, cases with their compare, and
+    the run's own limits (memory_mib, cpus, output_limit_kib) within its image's caps.
 
     Raises:
         InvalidRequest: naming the field and the rule broken.
@@ -32,6 +32,8 @@ def run_request(
     max_seconds = run.get("max_seconds", settings.max_seconds_default)
     if "stdin" in run:
         optional["stdin"] = validate_stdin(run["stdin"], settings)
+    if "junit_xml" in run:
+        optional["junit_xml"] = validate_name(run["junit_xml"], "junit_xml", settings)
     if "cases" in run:
         optional["cases"] = _cases(run, max_seconds, settings)
     elif "compare" in run:

@@ -9,12 +9,13 @@ field the version makes required and missing is refused with a reason naming it.
 
 import json
 from dataclasses import dataclass
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from app.colour.rag_lambda import Verdict
 from app.outcomes import Outcome
 
 Status = Literal["pass", "fail", "error"]
+TestStatus = Literal["pass", "fail", "error", "skip"]  # skip: JUnit reports only
 STATUSES: tuple[Status, ...] = ("pass", "fail", "error")
 VERSIONS = (1, 2, 3)
 MAX_BYTES = 1024 * 1024  # the harvest's own cap is lower (a created file's 50 KiB)
@@ -26,20 +27,23 @@ class Test(TypedDict):
     """One test as the runner reported it (v2 and up); optional fields are None when absent."""
 
     name: str
-    status: Status
+    status: TestStatus
     message: str | None
     output: str | None
     test_code: str | None
     task_id: int | None  # v3 only
+    duration_ms: NotRequired[int | None]  # JUnit reports only (app/colour/junit.py)
 
 
 class Tests(TypedDict):
-    """The `tests` part of a run's result: the whole of results.json, normalised."""
+    """The `tests` part of a run's result: the whole of results.json, normalised, or a JUnit
+    report read (app/colour/junit.py)."""
 
-    version: int
+    version: int | None  # None for a JUnit report
     status: Status
     message: str | None
     tests: list[Test]  # empty for version 1, which reports no single tests
+    junit_xml: NotRequired[str]  # the JUnit report's path in /sandbox, when read from one
 
 
 @dataclass(frozen=True)

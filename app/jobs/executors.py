@@ -20,7 +20,7 @@ from app.katas.records import KataStore, volume_name
 from app.katas.volumes import KataVolume, KataVolumes
 from app.logs import event
 from app.outcomes import Outcome
-from app.sandbox import exercism
+from app.sandbox import exercism, junit
 from app.sandbox.exercism import Interfaces
 from app.sandbox.result import RunResult
 from app.sandbox.runner import Runner
@@ -148,6 +148,7 @@ class KataSupport:
 class RunExecutor(_Executor[RunRequest]):
     """Runs a recorded run, then colours it with its image's (or the client's) rag lambda, or,
     for an image following exercism's test-runner interface without one, its results.json.
+    A JUnit report the request or the image names adds its tests, never a colour.
 
     A run whose image is not on this node is `pulling` at once, and `request_pull(image)`
     starts a pull of it here (at most one per image and node: the puller's lock). With pulls
@@ -179,9 +180,9 @@ class RunExecutor(_Executor[RunRequest]):
     def _work(self, job_id: str, request: RunRequest) -> RunResult:
         started = self._clock()
         try:
-            digest, interface = self._interfaces.of(request.image)
+            digest, interface, report = self._interfaces.of(request.image)
         except ImageMissing:  # the runner says `pulling`, running nothing
-            digest, interface, misfit = None, None, ""
+            digest, interface, report, misfit = None, None, None, ""
         else:
             misfit = _misfit(request, interface)
         if misfit:
@@ -195,24 +196,30 @@ class RunExecutor(_Executor[RunRequest]):
             else:
                 why = f"image {request.image} is not on node {self._node}; pulls are disabled"
                 result = replace(result, outcome=Outcome.FAULTY, log=why)
-        if request.cases:  # each case passed or not, even in a run that timed out
-            result = judge.judged(result, request.cases, _compare(request))
-        if result.outcome is None and request.cases:  # its cases tell its colour
-            said = judge.verdict(result, len(request.cases))
-            result = replace(result.logged(said.log), outcome=said.outcome)
+        if request.cases:  # its cases tell its colour
+            result = _judged(result, request)
         if result.outcome is None:  # it ran to its end: the traffic light tells its colour
-            result, tested = _tested(result, interface)
-            verdict = self._light.colour(
-                result.digest, result.output, request.rag_lambda, job_id, tested
-            )
-            result = replace(
-                result.logged(verdict.log),
-                outcome=verdict.outcome,
-                duration_ms=round((self._clock() - started) * 1000),
-            )
+            result = self._coloured(job_id, request, result, interface, report)
+            result = replace(result, duration_ms=round((self._clock() - started) * 1000))
         assert result.outcome is not None
         self._count(result.outcome, result.duration_ms)
         return result
+
+    def _coloured(
+        self,
+        job_id: str,
+        request: RunRequest,
+        result: RunResult,
+        interface: exercism.Interface | None,
+        report: str | None,
+    ) -> RunResult:
+        """A run that ended by itself, with its tests read and the colour its rule gives."""
+        result, tested = _tested(result, interface)
+        result = junit.reported(result, request.junit_xml or report)
+        verdict = self._light.colour(
+            result.digest, result.output, request.rag_lambda, job_id, tested
+        )
+        return replace(result.logged(verdict.log), outcome=verdict.outcome)
 
     def _remove_leftovers(self, job_id: str) -> None:
         self._runner.remove(job_id)
@@ -279,8 +286,16 @@ class RunExecutor(_Executor[RunRequest]):
         return result
 
 
-def _compare(request: RunRequest) -> judge.Compare:
-    return "trimmed" if request.compare == "trimmed" else "exact"
+def _judged(result: RunResult, request: RunRequest) -> RunResult:
+    """A run with cases: each case passed or not (also in a run that timed out), and the
+    colour they give a run that ended by itself."""
+    assert request.cases
+    compare: judge.Compare = "trimmed" if request.compare == "trimmed" else "exact"
+    result = judge.judged(result, request.cases, compare)
+    if result.outcome is not None:
+        return result
+    said = judge.verdict(result, len(request.cases))
+    return replace(result.logged(said.log), outcome=said.outcome)
 
 
 def _misfit(request: RunRequest, interface: exercism.Interface | None) -> str:

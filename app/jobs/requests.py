@@ -18,8 +18,8 @@ def _present(record: object) -> dict[str, Any]:
 class RunRequest:
     """A run: the image (named, or a track's version resolved to one), the files and limit,
     and optionally the client's copy of the rag lambda, a kata to keep files in, the
-    exercise whose tests an image following exercism's test-runner interface runs, and what
-    cyber-dojo.sh reads on its standard input."""
+    exercise whose tests an image following exercism's test-runner interface runs, what
+    cyber-dojo.sh reads on its standard input, and where the run leaves a JUnit report."""
 
     image: str
     files: dict[str, str] = field(default_factory=dict)
@@ -37,6 +37,7 @@ class RunRequest:
     memory_mib: int | None = None
     cpus: float | None = None
     output_limit_kib: int | None = None
+    junit_xml: str | None = None  # the run's JUnit report, in /sandbox (app/sandbox/junit.py)
 
     @property
     def limits(self) -> RunLimits:

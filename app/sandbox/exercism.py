@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from app.colour.exercism import Tests, Unreadable, parse
 from app.externals.engine import EngineDoor
 from app.outcomes import Outcome
+from app.sandbox import junit
 from app.sandbox.result import RunResult
 from app.sandbox.text import Text
 
@@ -64,9 +65,10 @@ class Interfaces:
     def __init__(self, engine: EngineDoor) -> None:
         self._engine = engine
 
-    def of(self, image: str) -> tuple[str, Interface | None]:
-        """`image`'s id on this node, and its exercism interface (None for a cyber-dojo-shaped
-        image), from one inspection: the run then runs exactly that id.
+    def of(self, image: str) -> tuple[str, Interface | None, str | None]:
+        """`image`'s id on this node, its exercism interface (None for a cyber-dojo-shaped
+        image) and the JUnit report its label names (app/sandbox/junit.py), from one
+        inspection: the run then runs exactly that id.
 
         Raises:
             ImageMissing: this node does not hold `image`.
@@ -74,7 +76,7 @@ class Interfaces:
         """
         inspected = self._engine.image(image)
         labels = (inspected.get("Config") or {}).get("Labels") or {}
-        return str(inspected["Id"]), declared(labels)
+        return str(inspected["Id"]), declared(labels), junit.labelled(labels)
 
 
 def refused(image: str, node: str, why: str) -> RunResult:

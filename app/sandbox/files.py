@@ -62,8 +62,19 @@ def validate_stdin(stdin: str, settings: Settings) -> str:
     return stdin
 
 
-def _check_name(name: str, max_depth: int) -> None:
-    field = f"files[{name}]"
+def validate_name(name: str, field: str, settings: Settings) -> str:
+    """Checks a name in /sandbox that is not a file sent (a run's `junit_xml`) as a file's
+    name is checked.
+
+    Raises:
+        InvalidRequest: naming `field` and the rule broken.
+    """
+    _check_name(name, settings.files_max_depth, field)
+    return name
+
+
+def _check_name(name: str, max_depth: int, field: str = "") -> None:
+    field = field or f"files[{name}]"
     if not name or name.startswith("/"):
         raise InvalidRequest(field, "name must be a non-empty relative path")
     try:
