@@ -2,6 +2,7 @@
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 from collections.abc import Mapping, Sequence
@@ -92,7 +93,7 @@ def _add_run(commands: "argparse._SubParsersAction[Parser]") -> None:
     sub.add_argument("--version", help="with --track: a version (tag) deployed to the track")
     sub.add_argument("--max-seconds", type=int, help="the run's time limit, whole seconds")
     sub.add_argument("--memory-mib", type=int, help="the run's memory, MiB (at most the image's)")
-    sub.add_argument("--cpus", type=float, help="the CPUs the run may use (at most the image's)")
+    sub.add_argument("--cpus", type=_cpus, help="the CPUs the run may use (at most the image's)")
     sub.add_argument(
         "--output-limit-kib",
         type=int,
@@ -140,6 +141,14 @@ def _add_pull(commands: "argparse._SubParsersAction[Parser]") -> None:
 def _add_nodes(commands: "argparse._SubParsersAction[Parser]") -> None:
     sub = commands.add_parser("nodes", help="list the live nodes, their workers and images")
     sub.set_defaults(handler=nodes.command, wait=0)
+
+
+def _cpus(text: str) -> float:
+    """A finite number of CPUs (JSON has no nan or inf)."""
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(text)
+    return value
 
 
 def _checked(parser: Parser, args: argparse.Namespace) -> argparse.Namespace:

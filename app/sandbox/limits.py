@@ -48,12 +48,14 @@ class RunLimits:
         return self
 
     def apply(self, settings: Settings) -> Settings:
-        """`settings` with these limits in place of its own; `settings` itself when none
-        differs, so a run asking for its image's own limits may still take a warm container."""
+        """`settings` with these limits in place of its own, each held to its own as a cap
+        (the web checked them against its settings; a worker configured lower still never
+        gives more than its own); `settings` itself when none differs, so a run asking for
+        its image's own limits may still take a warm container."""
         asked = {
             name: value
             for name, value in vars(self).items()
-            if value is not None and value != getattr(settings, name)
+            if value is not None and value < getattr(settings, name)
         }
         return replace(settings, **asked) if asked else settings
 

@@ -605,6 +605,7 @@ def test_usage_errors_exit_64_not_amber(kata, capsys):
     assert main(["run", str(kata), "--image", IMAGE, "--version", "1"]) == 64
     assert main(["run", str(kata), "--image", IMAGE, "--wait", "26"]) == 64
     assert main(["run", str(kata), "--image", IMAGE, "--compare", "exact"]) == 64
+    assert main(["run", str(kata), "--image", IMAGE, "--cpus", "nan"]) == 64
     assert main([]) == 64
     assert "--version needs --track" in capsys.readouterr().err
 

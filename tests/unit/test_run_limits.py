@@ -166,6 +166,12 @@ def test_a_run_asking_for_less_memory_and_cpus_gets_a_container_with_them(run_pa
     }
 
 
+def test_a_worker_never_gives_more_than_its_own_caps_whatever_the_request_carries():
+    worker = Settings(memory_mib=512, cpus=1.0, output_limit_kib=20)
+    given = RunLimits(memory_mib=4096, cpus=8.0, output_limit_kib=10).apply(worker)
+    assert (given.memory_mib, given.cpus, given.output_limit_kib) == (512, 1.0, 10)
+
+
 def test_a_run_asking_for_nothing_gets_its_images_limits_and_says_them(run_path):
     _played(run_path)
     made = _recording(run_path.engine)
