@@ -136,6 +136,25 @@ def cases_text(cases: Any, colour: bool) -> str:
     return "".join(lines)
 
 
+TEST_MARKS = {"pass": ("\u2713", "green"), "skip": ("-", "amber")}
+
+
+def tests_text(tests: Any, colour: bool) -> str:
+    """One line per test of a result's `tests` (exercism's results.json or a JUnit report),
+    e.g. `✗ test_hiker.test_life  assert 54 == 42`, the message's first line only."""
+    if not isinstance(tests, Mapping) or not isinstance(tests.get("tests"), list):
+        return ""
+    lines = []
+    for test in tests["tests"]:
+        if not isinstance(test, Mapping):
+            continue
+        mark, name = TEST_MARKS.get(str(test.get("status")), ("\u2717", "red"))
+        message = str(test.get("message") or "").strip().splitlines()
+        said = f"  {message[0]}" if message and test.get("status") != "pass" else ""
+        lines.append(f"{paint(mark, name, colour)} {test.get('name')}{said}\n")
+    return "".join(lines)
+
+
 def log_text(run: Mapping[str, Any]) -> str:
     """The result's `log` (greenbar's diagnostics), ending in a newline, or ``""``."""
     log = str((run.get("result") or {}).get("log") or "")

@@ -73,6 +73,7 @@ def show(run: Mapping[str, Any], out: TextIO, err: TextIO, colour: bool) -> int:
     _write(out, render.output_text(result.get("stdout"), "stdout"))
     _write(err, render.output_text(result.get("stderr"), "stderr"))
     _write(out, render.cases_text(result.get("cases"), colour))
+    _write(out, render.tests_text(result.get("tests"), colour))
     _write(out, render.light_line(run, colour) + "\n" + render.log_text(run))
     return render.exit_code(render.outcome_of(run))
 

@@ -465,6 +465,23 @@ def test_a_cases_file_that_is_not_a_json_array_exits_6_sending_nothing(
     assert fake.requests == []
 
 
+def test_a_results_tests_are_shown_one_a_line_with_a_failures_first_message_line(
+    fake, kata, capsys
+):
+    tests = {
+        "status": "fail",
+        "tests": [
+            {"name": "test_a", "status": "pass", "message": None},
+            {"name": "test_b", "status": "fail", "message": "assert 54 == 42\nwhere..."},
+            {"name": "test_c", "status": "skip", "message": "not yet"},
+        ],
+    }
+    fake.answer("POST", "/runs", (200, finished("red", tests=tests)))
+    assert main(["--url", fake.url, "run", str(kata), "--image", IMAGE]) == 1
+    out = capsys.readouterr().out
+    assert "\u2713 test_a\n\u2717 test_b  assert 54 == 42\n- test_c  not yet\n" in out
+
+
 def test_a_202_is_polled_until_the_run_is_done(fake, kata, capsys):
     fake.answer("POST", "/runs", (202, queued()))
     fake.answer("GET", f"/runs/{RUN_ID}", (200, running()), (200, finished("green", status=0)))
