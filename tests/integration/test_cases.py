@@ -153,6 +153,7 @@ def test_no_process_of_one_case_lives_into_the_next(api):
     assert "leak.txt" not in result["created"]
 
 
+@pytest.mark.host_kernel  # the container's cgroup readable from inside: not under gVisor
 def test_each_case_reports_its_own_cpu_time_and_memory_peak(api):
     files = {"cyber-dojo.sh": 'python3 - "$@"'}
     program = (
@@ -174,6 +175,7 @@ def test_each_case_reports_its_own_cpu_time_and_memory_peak(api):
     assert result["memory_peak_kib"] >= 200 * 1024, "the run's peak, from its cgroup"
 
 
+@pytest.mark.host_kernel  # under gVisor an OOM kill takes the whole sandbox (README)
 def test_a_case_killed_for_memory_says_so_and_the_next_case_still_passes(api):
     hog = "b = [bytearray(2**20) for _ in range(4096)]"  # 4 GiB, a MiB at a time
     files = {"cyber-dojo.sh": f'if [ "$1" = hog ]; then python3 -c "{hog}"; fi; echo ok'}
