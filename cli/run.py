@@ -11,15 +11,14 @@ from typing import Any, TextIO
 from cli import render
 from cli.api import Api
 from cli.errors import CliError
-from cli.files import read_folder, read_input
+from cli.files import read_folder, read_input, save_files
 
 FINAL_STATES = ("done", "error")
 POLL_PAUSE_SECONDS = 0.25  # between long polls, in case the server answers without waiting
-SKIPPED_SHOWN = 5
 
 
 def request_body(
-    args: argparse.Namespace, files: dict[str, str], stdin: str | None = None
+    args: argparse.Namespace, files: dict[str, Any], stdin: str | None = None
 ) -> dict[str, Any]:
     """The `POST /runs` body from the command line's options, the folder's files and the
     run's stdin (None: none is sent)."""
@@ -33,6 +32,8 @@ def request_body(
         body["kata"] = args.kata
     if stdin is not None:
         body["stdin"] = stdin
+    if args.return_binary:
+        body["return_binary"] = True
     return body
 
 
@@ -65,26 +66,33 @@ def show(run: Mapping[str, Any], out: TextIO, err: TextIO, colour: bool) -> int:
     return render.exit_code(render.outcome_of(run))
 
 
-def skipped_note(skipped: list[str]) -> str:
-    """A line naming (the first few) files left out, or ``""``."""
-    if not skipped:
-        return ""
-    names = ", ".join(skipped[:SKIPPED_SHOWN]) + (", ..." if len(skipped) > SKIPPED_SHOWN else "")
-    return f"greenbar: not sent, not UTF-8 text ({len(skipped)}): {names}\n"
+def save(run: Mapping[str, Any], folder: str, err: TextIO) -> None:
+    """Writes the files the run changed or created into `folder`, saying which came back cut.
+
+    Raises:
+        CliError: a file cannot be saved (see `cli.files.save_files`).
+    """
+    result = run.get("result") or {}
+    files = {**(result.get("changed") or {}), **(result.get("created") or {})}
+    cut = save_files(files, Path(folder))
+    if cut:
+        _write(err, f"greenbar: saved cut at the output limit: {', '.join(cut)}\n")
 
 
 def command(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO, colour: bool) -> int:
     """`greenbar run`: returns the exit code of the run's traffic light.
 
     Raises:
-        CliError: the folder or the --stdin file is unusable, or the API refused or could
-            not be reached.
+        CliError: the folder or the --stdin file is unusable, the API refused or could
+            not be reached, or a file could not be saved (--save).
     """
     folder = read_folder(Path(args.dir))
     stdin = read_input(args.stdin, sys.stdin) if args.stdin is not None else None
-    _write(err, skipped_note(folder.skipped))
     run = submit(api, request_body(args, folder.files, stdin), args.wait)
-    return show(run, out, err, colour)
+    code = show(run, out, err, colour)
+    if args.save is not None:
+        save(run, args.save, err)
+    return code
 
 
 def _write(stream: TextIO, text: str) -> None:

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify
 
 from app.config import Settings
 from app.outcomes import Outcome
-from web.contract import measured_properties, request_schemas, result_schemas
+from web.contract import file_properties, measured_properties, request_schemas, result_schemas
 from web.services import services
 
 blueprint = Blueprint("openapi", __name__)
@@ -250,6 +250,7 @@ def document(settings: Settings) -> dict[str, Any]:
                 "properties": {
                     "tests": {"$ref": "#/components/schemas/RunTests"},
                     **measured_properties(),
+                    **file_properties(),
                 },
             },
         },

@@ -17,7 +17,7 @@ def run_request(
     body: object, settings: Settings, allowlist: Allowlist, tracks: TrackStore
 ) -> RunRequest:
     """A validated run request: image (named, or a track's version), files, max_seconds and
-    optionally rag_lambda, kata, exercise and stdin.
+    optionally rag_lambda, kata, exercise, stdin and return_binary.
 
     Raises:
         InvalidRequest: naming the field and the rule broken.
@@ -30,6 +30,7 @@ def run_request(
         **_image_or_track(run, allowlist, tracks),
         files=validate(run["files"], settings, exercise="exercise" in run),
         max_seconds=run.get("max_seconds", settings.max_seconds_default),
+        return_binary=run.get("return_binary", False),
         **optional,
     )
 

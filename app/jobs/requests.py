@@ -5,6 +5,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from app.outcomes import Output
+from app.sandbox.files import Content
 
 
 def _present(record: object) -> dict[str, Any]:
@@ -16,11 +17,11 @@ def _present(record: object) -> dict[str, Any]:
 class RunRequest:
     """A run: the image (named, or a track's version resolved to one), the files and limit,
     and optionally the client's copy of the rag lambda, a kata to keep files in, the
-    exercise whose tests an image following exercism's test-runner interface runs, and what
-    cyber-dojo.sh reads on its standard input."""
+    exercise whose tests an image following exercism's test-runner interface runs, what
+    cyber-dojo.sh reads on its standard input, and whether binary files come back (base64)."""
 
     image: str
-    files: dict[str, str] = field(default_factory=dict)
+    files: dict[str, Content] = field(default_factory=dict)  # base64 ones as sent: JSON
     max_seconds: int = 10
     rag_lambda: str | None = None
     kata: str | None = None  # the client's name for it
@@ -29,6 +30,7 @@ class RunRequest:
     version: str | None = None
     exercise: str | None = None  # its slug (app/sandbox/exercism.py)
     stdin: str | None = None  # None: cyber-dojo.sh reads /dev/null
+    return_binary: bool = False  # binary files the run changed or created come back, base64
 
     def to_wire(self) -> dict[str, Any]:
         return _present(self)

@@ -13,13 +13,14 @@ from app.externals.engine import EngineDoor
 from app.outcomes import Outcome
 from app.sandbox import spec
 from app.sandbox.feed import Limits, request
+from app.sandbox.files import Content
 from app.sandbox.harvest import Harvest, Harvester
 from app.sandbox.home import home_files
 from app.sandbox.pool import WarmPool
 from app.sandbox.result import Kept, RunResult
 from app.sandbox.stream import CapExceeded, DeadlinePassed, OutputStream
 from app.sandbox.supervisor import SupervisorVolume
-from app.sandbox.text import Text, cleaned
+from app.sandbox.text import Binary, Text, cleaned, file_head
 from app.sandbox.uids import UidAllocator
 
 # The supervisor ends cyber-dojo.sh at max_seconds and then needs a moment to report; the
@@ -73,7 +74,7 @@ class Runner:
     def run(
         self,
         image: str,
-        files: Mapping[str, str],
+        files: Mapping[str, Content],
         max_seconds: int,
         run_id: str,
         *,
@@ -82,12 +83,13 @@ class Runner:
         kata_name: str | None = None,
         stdin: str | None = None,
         digest: str | None = None,
+        return_binary: bool = False,
     ) -> RunResult:
         """Runs `files`' cyber-dojo.sh in a new container of `image`.
 
         Args:
             image: an image name on this node.
-            files: validated relative names to text (see `app.sandbox.files.validate`).
+            files: validated relative names to text or base64 (`app.sandbox.files.validate`).
             max_seconds: wall-clock limit of cyber-dojo.sh.
             run_id: names the container; one run id never gets two containers.
             kata: a kata volume for /sandbox instead of a fresh tmpfs, and the uid that owns
@@ -96,6 +98,7 @@ class Runner:
             kata_name: the client's name for the kata, the run's CYBER_DOJO_ID (else run_id).
             stdin: what cyber-dojo.sh reads on its standard input (None: /dev/null).
             digest: `image`'s id, when the caller has just inspected it (None: look it up).
+            return_binary: binary files the run changed or created come back, base64.
 
         Returns:
             The result; expected failures (timeout, a missing image) are outcomes, not raises.
@@ -105,13 +108,19 @@ class Runner:
         """
         settings = self._settings.for_image(image)
         report = _Report(settings, image, max_seconds, self._clock(), self._clock)
+        report.binary = return_binary
         try:
             report.digest = digest or self._engine.image_id(image)
         except ImageMissing:
             return report.pulling()
         kept = KEPT_NAMES_MAX if kata is not None else 0
         limits = Limits(
-            max_seconds, self._limit + 1, settings.created_files_max, kept, _nproc(settings)
+            max_seconds,
+            self._limit + 1,
+            settings.created_files_max,
+            kept,
+            _nproc(settings),
+            binary=return_binary,
         )
         name = spec.container_name(run_id)
         # Warm containers have the node's settings: a profiled image's runs get fresh ones.
@@ -258,6 +267,7 @@ class _Report:
         self._image = image
         self.max_seconds = max_seconds
         self.warm = False
+        self.binary = False  # the request asked for binary files back
         self._started = started
         self._clock = clock
         self.digest = ""
@@ -325,9 +335,9 @@ class _Report:
             log,
             stdout=cleaned(harvest.stdout, limit),
             stderr=cleaned(harvest.stderr, limit),
-            created={n: cleaned(head, limit) for n, head in sorted(harvest.created.items())},
+            created=self._files(harvest.created, limit),
             created_truncated=bool(metrics.get("created_truncated")),
-            changed={n: cleaned(head, limit) for n, head in sorted(harvest.changed.items())},
+            changed=self._files(harvest.changed, limit),
             deleted=sorted(harvest.deleted),
             sandbox_kib=metrics.get("sandbox_kib", 0),
             kept=kept if kata else None,
@@ -336,6 +346,10 @@ class _Report:
             cpu_ms=harvest.usage.get("cpu_ms"),
             memory_peak_kib=harvest.usage.get("memory_peak_kib"),
         )
+
+    def _files(self, heads: Mapping[str, bytes], limit: int) -> dict[str, Text | Binary]:
+        """Changed or created files by name, as text, or base64 when binary ones were asked."""
+        return {name: file_head(head, limit, self.binary) for name, head in sorted(heads.items())}
 
 
 def _nproc(settings: Settings) -> int:
