@@ -1,33 +1,36 @@
-"""Reading a folder into a run's `files` (its regular UTF-8 text files by relative name), a
-run's `stdin` from a file, and its test cases from a JSON file."""
+"""Reading a folder into a run's `files` (its regular files by relative name: UTF-8 text as
+text, any other bytes in base64), a run's `stdin` from a file, its test cases from a JSON
+file, and saving the files a run changed or created."""
 
+import base64
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple, TextIO
 
 from cli.errors import CliError
 
 ENTRY = "cyber-dojo.sh"
+PARTIAL = ".greenbar-partial"  # a file being saved, before it takes its name
 
 
 class Folder(NamedTuple):
     """A folder as a run sends it.
 
     Attributes:
-        files: relative names (with `/`) to text, sorted by name.
-        skipped: names of the files left out because they are not UTF-8 text.
+        files: relative names (with `/`) to text, or to `{"content": BASE64, "encoding":
+            "base64"}` for a file that is not UTF-8 text; sorted by name.
     """
 
-    files: dict[str, str]
-    skipped: list[str]
+    files: dict[str, Any]
 
 
 def read_folder(root: Path) -> Folder:
-    """Reads every regular file under `root`, skipping hidden folders (`.git`, ...), symbolic
-    links, and files that are not UTF-8 text (undecodable, or holding a NUL byte).
+    """Reads every regular file under `root`, skipping hidden folders (`.git`, ...) and
+    symbolic links; a file that is not UTF-8 text (undecodable, or holding a NUL byte) is
+    sent in base64, exactly.
 
     Raises:
         CliError: `root` is not a folder, a file cannot be read, or there is no
@@ -35,18 +38,15 @@ def read_folder(root: Path) -> Folder:
     """
     if not root.is_dir():
         raise CliError(f"{root} is not a folder")
-    files: dict[str, str] = {}
-    skipped: list[str] = []
+    files: dict[str, Any] = {}
     for path in regular_files(root):
         name = path.relative_to(root).as_posix()
-        text = text_of(path, name)
-        if text is None:
-            skipped.append(name)
-        else:
-            files[name] = text
+        data = bytes_of(path, name)
+        text = text_in(data)
+        files[name] = text if text is not None else _encoded(data)
     if ENTRY not in files:
-        raise CliError(f"{root} has no {ENTRY} (as UTF-8 text): greenbar runs a folder's {ENTRY}")
-    return Folder(files, skipped)
+        raise CliError(f"{root} has no {ENTRY}: greenbar runs a folder's {ENTRY}")
+    return Folder(files)
 
 
 def regular_files(root: Path) -> Iterator[Path]:
@@ -59,22 +59,30 @@ def regular_files(root: Path) -> Iterator[Path]:
                 yield path
 
 
-def text_of(path: Path, name: str) -> str | None:
-    """The file's text, or None when it is not UTF-8 text.
+def bytes_of(path: Path, name: str) -> bytes:
+    """The file's bytes.
 
     Raises:
         CliError: the file cannot be read.
     """
     try:
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         raise CliError(f"cannot read {name}: {error.strerror or error}") from error
+
+
+def text_in(data: bytes) -> str | None:
+    """`data` as text, or None when it is not UTF-8 text (undecodable, or holding a NUL)."""
     if b"\0" in data:
         return None
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         return None
+
+
+def _encoded(data: bytes) -> dict[str, str]:
+    return {"content": base64.b64encode(data).decode("ascii"), "encoding": "base64"}
 
 
 def read_input(name: str, own: TextIO) -> str:
@@ -89,7 +97,7 @@ def read_input(name: str, own: TextIO) -> str:
             return own.read()
         except UnicodeDecodeError:
             raise CliError("stdin: the CLI's own standard input is not UTF-8 text") from None
-    text = text_of(Path(name), name)
+    text = text_in(bytes_of(Path(name), name))
     if text is None:
         raise CliError(f"--stdin {name} is not UTF-8 text")
     return text
@@ -102,7 +110,7 @@ def read_cases(name: str) -> list[Any]:
     Raises:
         CliError: the file cannot be read, is not UTF-8 JSON, or holds no array.
     """
-    text = text_of(Path(name), name)
+    text = text_in(bytes_of(Path(name), name))
     if text is None:
         raise CliError(f"--cases {name} is not UTF-8 text")
     try:
@@ -112,3 +120,47 @@ def read_cases(name: str) -> list[Any]:
     if not isinstance(cases, list):
         raise CliError(f"--cases {name} must hold a JSON array of cases")
     return cases
+
+
+def save_files(files: Mapping[str, Mapping[str, Any]], root: Path) -> list[str]:
+    """Writes a result's files (`{"content", "truncated"}`, or base64 with `"encoding":
+    "base64"`) under `root` by their relative names, each replacing what is there (a symbolic
+    link itself, never what it points to); returns the names of those that came back cut.
+
+    Raises:
+        CliError: a name would leave `root` or pass through a symbolic link, a base64
+            content is invalid, or a file cannot be written.
+    """
+    cut = []
+    for name, file in sorted(files.items()):
+        target = _inside(root, name)
+        try:
+            data = _content(file)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            partial = target.with_name(target.name + PARTIAL)
+            partial.write_bytes(data)
+            os.replace(partial, target)
+        except (OSError, ValueError) as error:
+            raise CliError(f"cannot save {name}: {error}") from error
+        if file.get("truncated"):
+            cut.append(name)
+    return cut
+
+
+def _content(file: Mapping[str, Any]) -> bytes:
+    content = str(file.get("content", ""))
+    if file.get("encoding") == "base64":
+        return base64.b64decode(content, validate=True)
+    return content.encode("utf-8", "replace")
+
+
+def _inside(root: Path, name: str) -> Path:
+    """`root / name`, refused when `name` is not a plain relative name or one of its folders
+    under `root` is a symbolic link (a file saved there would land elsewhere)."""
+    parts = name.split("/")
+    if name.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise CliError(f"not saved: {name!r} is not a relative name inside {root}")
+    for depth in range(1, len(parts)):
+        if root.joinpath(*parts[:depth]).is_symlink():
+            raise CliError(f"not saved: {name} would pass through a symbolic link")
+    return root.joinpath(*parts)

@@ -36,9 +36,10 @@ environment:
 
 
 RUN_HELP = """\
-Sends every regular UTF-8 text file under DIR (hidden folders such as .git, symbolic
-links and binary files left out; DIR must hold cyber-dojo.sh), waits for the run, and
-prints its stdout, its stderr (on stderr), the traffic light and greenbar's log.
+Sends every regular file under DIR (hidden folders such as .git and symbolic links left
+out; a file that is not UTF-8 text goes in base64, exactly; DIR must hold cyber-dojo.sh),
+waits for the run, and prints its stdout, its stderr (on stderr), the traffic light and
+greenbar's log. With --save, writes the files the run changed or created into a folder.
 The exit code follows the traffic light."""
 
 PULL_HELP = """\
@@ -119,6 +120,17 @@ def _add_run(commands: "argparse._SubParsersAction[Parser]") -> None:
     )
     sub.add_argument(
         "--wait", type=int, default=25, help="seconds per long poll (default 25, the API's most)"
+    )
+    sub.add_argument(
+        "--save",
+        metavar="FOLDER",
+        help="write the files the run changed or created into FOLDER (e.g. DIR itself)",
+    )
+    sub.add_argument(
+        "--return-binary",
+        action="store_true",
+        help="ask for binary files the run changed or created too (base64; with --save, "
+        "written as their bytes); without it, only text files come back",
     )
     sub.set_defaults(handler=run.command)
 

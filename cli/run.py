@@ -11,11 +11,10 @@ from typing import Any, TextIO
 from cli import render
 from cli.api import Api
 from cli.errors import CliError
-from cli.files import read_cases, read_folder, read_input
+from cli.files import read_cases, read_folder, read_input, save_files
 
 FINAL_STATES = ("done", "error")
 POLL_PAUSE_SECONDS = 0.25  # between long polls, in case the server answers without waiting
-SKIPPED_SHOWN = 5
 # The run's own limits, each an option of the same name (--memory-mib): the API holds each to
 # its image's cap.
 LIMITS = ("max_seconds", "memory_mib", "cpus", "output_limit_kib")
@@ -23,7 +22,7 @@ LIMITS = ("max_seconds", "memory_mib", "cpus", "output_limit_kib")
 
 def request_body(
     args: argparse.Namespace,
-    files: dict[str, str],
+    files: dict[str, Any],
     stdin: str | None = None,
     cases: list[Any] | None = None,
 ) -> dict[str, Any]:
@@ -44,6 +43,8 @@ def request_body(
         body["cases"] = cases
     if getattr(args, "compare", None):
         body["compare"] = args.compare
+    if args.return_binary:
+        body["return_binary"] = True
     return body
 
 
@@ -78,27 +79,34 @@ def show(run: Mapping[str, Any], out: TextIO, err: TextIO, colour: bool) -> int:
     return render.exit_code(render.outcome_of(run))
 
 
-def skipped_note(skipped: list[str]) -> str:
-    """A line naming (the first few) files left out, or ``""``."""
-    if not skipped:
-        return ""
-    names = ", ".join(skipped[:SKIPPED_SHOWN]) + (", ..." if len(skipped) > SKIPPED_SHOWN else "")
-    return f"greenbar: not sent, not UTF-8 text ({len(skipped)}): {names}\n"
+def save(run: Mapping[str, Any], folder: str, err: TextIO) -> None:
+    """Writes the files the run changed or created into `folder`, saying which came back cut.
+
+    Raises:
+        CliError: a file cannot be saved (see `cli.files.save_files`).
+    """
+    result = run.get("result") or {}
+    files = {**(result.get("changed") or {}), **(result.get("created") or {})}
+    cut = save_files(files, Path(folder))
+    if cut:
+        _write(err, f"greenbar: saved cut at the output limit: {', '.join(cut)}\n")
 
 
 def command(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO, colour: bool) -> int:
     """`greenbar run`: returns the exit code of the run's traffic light.
 
     Raises:
-        CliError: the folder, the --stdin or the --cases file is unusable, or the API
-            refused or could not be reached.
+        CliError: the folder, the --stdin or the --cases file is unusable, the API refused
+            or could not be reached, or a file could not be saved (--save).
     """
     folder = read_folder(Path(args.dir))
     stdin = read_input(args.stdin, sys.stdin) if args.stdin is not None else None
-    cases = read_cases(args.cases) if getattr(args, "cases", None) else None
-    _write(err, skipped_note(folder.skipped))
+    cases = read_cases(args.cases) if args.cases else None
     run = submit(api, request_body(args, folder.files, stdin, cases), args.wait)
-    return show(run, out, err, colour)
+    code = show(run, out, err, colour)
+    if args.save is not None:
+        save(run, args.save, err)
+    return code
 
 
 def _write(stream: TextIO, text: str) -> None:

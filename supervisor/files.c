@@ -104,6 +104,11 @@ static int is_text(const buf_t *head) {
     return sniff == 0 || memchr(head->data, '\0', sniff) == NULL;
 }
 
+/* Whether a file whose first bytes are `head` is reported: text always, binary when asked. */
+static int reportable(const limits_t *limits, const buf_t *head) {
+    return limits->binary || is_text(head);
+}
+
 static sent_t *find_sent(sent_list_t *sent, const char *name) {
     for (size_t i = 0; i < sent->count; i++)
         if (strcmp(sent->items[i].name, name) == 0) return &sent->items[i];
@@ -121,19 +126,19 @@ static void report_changed(int rootfd, const limits_t *limits, sent_t *file) {
     unsigned char sha[32];
     file->present = 1;
     if (read_file(rootfd, file->name, limits->out_cap, &head, sha) == 0 &&
-        memcmp(sha, file->sha, sizeof sha) != 0 && is_text(&head))
+        memcmp(sha, file->sha, sizeof sha) != 0 && reportable(limits, &head))
         frame_write_named('C', file->name, head.data, head.len);
     free(head.data);
 }
 
-/* Reports the text files among `candidates` (sorted), the first created_max; 1 when more
- * text files were left out. */
+/* Reports the reportable files among `candidates` (sorted), the first created_max; 1 when
+ * more such files were left out. */
 static int report_created(int rootfd, const limits_t *limits, char **candidates, size_t count) {
     size_t reported = 0;
     for (size_t i = 0; i < count; i++) {
         buf_t head = {0};
         int ok = read_file(rootfd, candidates[i], limits->out_cap, &head, NULL) == 0 &&
-                 is_text(&head);
+                 reportable(limits, &head);
         if (ok && reported == limits->created_max) {
             free(head.data);
             return 1;

@@ -87,6 +87,7 @@ static void parse_limits(unsigned char *payload, size_t len, limits_t *limits) {
         else if (strcmp(line, "created_max") == 0) limits->created_max = (size_t)value;
         else if (strcmp(line, "kept_max") == 0) limits->kept_max = (size_t)value;
         else if (strcmp(line, "nproc") == 0) limits->nproc = value;
+        else if (strcmp(line, "binary") == 0) limits->binary = value != 0;
         else die("an unknown limit");
     }
     free(text);

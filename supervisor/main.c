@@ -52,7 +52,7 @@ int main(int argc, char **argv) {
                  (uid_t)id_argument(argv[3])};
     if (ids.run_uid == ids.self_uid) die("the run's uid must differ from the supervisor's");
     become_self(&ids);
-    limits_t limits = {0, 0, 16, 0, 0};
+    limits_t limits = {.created_max = 16}; /* the rest 0 until the request says */
     sent_list_t sent = {0};
     tree_t before = {0};
     input_t input = {0};

@@ -12,7 +12,8 @@
  *
  * IN (stdin): the magic "GBRUN01\n", then frames TYPE(1 byte) LENGTH(4 bytes, big-endian)
  * PAYLOAD, until 'E':
- *   'L' limits, "key=value\n" lines: max_ms, out_cap, created_max, kept_max, nproc (first)
+ *   'L' limits, "key=value\n" lines: max_ms, out_cap, created_max, kept_max, nproc, binary
+ *       (1: binary files are reported too, not only text ones); the first frame
  *   'V' the run's own variables, "NAME=value\n" lines, each NAME starting CYBER_DOJO_ (at most
  *       one frame, VARIABLES_MAX_BYTES): CYBER_DOJO_ID, CYBER_DOJO_IMAGE_NAME
  *   'H' a helper file for the run's home, /home/sandbox (e.g. cyber_dojo_fs_cleaners.sh, which
@@ -42,9 +43,9 @@
  * OUT (stdout): the magic "GBOUT01\n", then frames as above, until 'E':
  *   'S' the exit status (decimal)   'T' it timed out (empty)
  *   'O' stdout head                 'R' stderr head
- *   'C' a sent file the run changed: NAME_LENGTH(2) NAME HEAD
- *   'N' a file not sent that the run created or rewrote (text only, the first created_max
- *       by name): NAME_LENGTH(2) NAME HEAD
+ *   'C' a sent file the run changed (text only unless binary=1): NAME_LENGTH(2) NAME HEAD
+ *   'N' a file not sent that the run created or rewrote (text only unless binary=1, the
+ *       first created_max by name): NAME_LENGTH(2) NAME HEAD
  *   'X' a sent file the run deleted: NAME     'K' a file not sent the volume keeps: NAME
  *   'M' "key=value\n" lines: oom_kills run_ms sandbox_kib created_truncated kept_truncated
  *       (run_ms: cyber-dojo.sh's own wall time, from its fork to its exit)
@@ -125,6 +126,7 @@ typedef struct {
     size_t created_max;
     size_t kept_max;
     long nproc; /* RLIMIT_NPROC of the run's uid, 0: none */
+    int binary; /* 1: report binary files (see TEXT_SNIFF_BYTES) the run changed or created */
 } limits_t;
 
 /* A regular file under /sandbox, as lstat saw it. */

@@ -19,12 +19,16 @@ RAG_LAMBDA_MAX_CHARS = 65536
 CYBER_DOJO_ID = {"type": "string", "minLength": 1, "maxLength": 128}
 GIT_REFERENCE = r"^[A-Za-z0-9_][A-Za-z0-9_./-]{0,199}$"  # never an option: no leading '-'
 INT32 = {"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1}
+BASE64 = {"type": "string", "format": "byte", "description": "RFC 4648 base64, padded"}
+ENCODING = {"type": "string", "enum": ["base64"]}
 
 
 def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
     """Every request body's schema, by name, with this deployment's limits."""
     image = {"type": "string", "minLength": 1, "description": "an allowlisted image"}
     rag_lambda = {"type": "string", "maxLength": RAG_LAMBDA_MAX_CHARS}
+    encoded = _object({"content": BASE64, "encoding": ENCODING}, ["content", "encoding"])
+    sent_file = {"oneOf": [{"type": "string"}, encoded]}  # text, or any bytes in base64
     files = {
         "type": "object",
         "maxProperties": settings.files_max_count,
@@ -40,9 +44,10 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
                 "files": {
                     "type": "object",
                     "maxProperties": settings.files_max_count,
-                    "additionalProperties": {"type": "string"},
-                    "description": "relative names to text; must hold cyber-dojo.sh, "
-                    "except with exercise, when it must not",
+                    "additionalProperties": sent_file,
+                    "description": "relative names to text, or to {content, encoding: base64} for "
+                    f"any bytes (the decoded bytes count towards {settings.files_max_kib} KiB); "
+                    "must hold cyber-dojo.sh, except with exercise, when it must not",
                 },
                 "max_seconds": {
                     "type": "integer",
@@ -77,6 +82,11 @@ def request_schemas(settings: Settings) -> dict[str, dict[str, Any]]:
                     "description": "where the run leaves a JUnit XML report, relative to "
                     "/sandbox (named as a file is); its tests go in the result's tests. Wins "
                     "over the image's label greenbar.junit_xml",
+                },
+                "return_binary": {
+                    "type": "boolean",
+                    "description": "binary files the run changed or created come back too, as "
+                    "{content, encoding: base64, truncated} (default false: text files only)",
                 },
             },
             ["files"],
@@ -259,6 +269,26 @@ def case_properties() -> dict[str, dict[str, Any]]:
     }
 
 
+def file_properties() -> dict[str, dict[str, Any]]:
+    """A result's changed and created files (app/sandbox/text.py): text, or base64 for a
+    binary file when the request asked for them."""
+    truncated = {"type": "boolean"}
+    text = _object(
+        {"content": {"type": "string"}, "truncated": truncated}, ["content", "truncated"]
+    )
+    binary = _object(
+        {"content": BASE64, "encoding": ENCODING, "truncated": truncated},
+        ["content", "encoding", "truncated"],
+    )
+    files = {
+        "type": "object",
+        "additionalProperties": {"oneOf": [text, binary]},
+        "description": "by name; truncated: only the first GREENBAR_OUTPUT_LIMIT_KIB of the "
+        "file (of its bytes, before base64) came back",
+    }
+    return {"created": files, "changed": files}
+
+
 def result_schemas() -> dict[str, dict[str, Any]]:
     """The typed parts of a run's result that are not plain text: `tests`, an exercism
     run's results.json as app/colour/exercism.py reads it (its versions 1 to 3), or a JUnit
@@ -319,7 +349,8 @@ def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
 
 def conform(value: Any, schema: dict[str, Any], field: str = "body") -> Any:
     """Returns `value` if it satisfies `schema`: the subset of JSON Schema used here (type
-    object, array, string, integer, number, boolean; their bounds; oneOf of types).
+    object, array, string, integer, number, boolean; their bounds; an enum; oneOf of
+    types).
 
     Raises:
         InvalidRequest: naming the field (`body`, a property, `files[NAME]`, `cases[0]`...)

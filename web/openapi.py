@@ -10,6 +10,7 @@ from app.outcomes import Outcome
 from web.contract import (
     applied_schema,
     case_properties,
+    file_properties,
     measured_properties,
     request_schemas,
     result_schemas,
@@ -258,6 +259,7 @@ def document(settings: Settings) -> dict[str, Any]:
                     "limits": applied_schema(),
                     **measured_properties(),
                     **case_properties(),
+                    **file_properties(),
                 },
             },
         },

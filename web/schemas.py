@@ -20,8 +20,9 @@ def run_request(
     body: object, settings: Settings, allowlist: Allowlist, tracks: TrackStore
 ) -> RunRequest:
     """A validated run request: image (named, or a track's version), files, max_seconds and
-    optionally rag_lambda, kata, exercise, stdin, junit_xml, cases with their compare, and
-    the run's own limits (memory_mib, cpus, output_limit_kib) within its image's caps.
+    optionally rag_lambda, kata, exercise, stdin, junit_xml, return_binary, cases with
+    their compare, and the run's own limits (memory_mib, cpus, output_limit_kib) within its
+    image's caps.
 
     Raises:
         InvalidRequest: naming the field and the rule broken.
@@ -43,6 +44,7 @@ def run_request(
         **which,
         files=validate(run["files"], settings, exercise="exercise" in run),
         max_seconds=max_seconds,
+        return_binary=run.get("return_binary", False),
         **optional,
         **_limits(run, settings, which["image"]),
     )

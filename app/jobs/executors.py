@@ -22,6 +22,7 @@ from app.logs import event
 from app.outcomes import Outcome
 from app.sandbox import exercism, junit
 from app.sandbox.exercism import Interfaces
+from app.sandbox.files import Content
 from app.sandbox.result import RunResult
 from app.sandbox.runner import Runner
 
@@ -235,7 +236,7 @@ class RunExecutor(_Executor[RunRequest]):
             self._kata.katas.release(request.kata_ref, job_id)
 
     def _run(
-        self, job_id: str, request: RunRequest, files: dict[str, str], digest: str | None
+        self, job_id: str, request: RunRequest, files: dict[str, Content], digest: str | None
     ) -> RunResult:
         image, seconds = request.image, request.max_seconds
         kata, cases = request.kata_ref, request.cases or ()
@@ -249,6 +250,7 @@ class RunExecutor(_Executor[RunRequest]):
                 digest=digest,
                 run_limits=request.limits,
                 cases=cases,
+                return_binary=request.return_binary,
             )
         holder = self._kata.katas.claim(kata, job_id, self._kata.claim_seconds)
         if holder is not None:  # its claim from the API expired while it waited: say so
@@ -270,6 +272,7 @@ class RunExecutor(_Executor[RunRequest]):
             digest=digest,
             cases=cases,
             run_limits=request.limits,
+            return_binary=request.return_binary,
         )
         self._runner.dispose()  # the volume is free once the client has the result
         kib, quota = result.sandbox_kib, self._kata.quota_kib
@@ -313,7 +316,7 @@ def _misfit(request: RunRequest, interface: exercism.Interface | None) -> str:
     return ""
 
 
-def _files(request: RunRequest, interface: exercism.Interface | None) -> dict[str, str]:
+def _files(request: RunRequest, interface: exercism.Interface | None) -> dict[str, Content]:
     """The files to send: an exercism run's with the cyber-dojo.sh that calls its run.sh."""
     if interface is None or request.exercise is None:
         return request.files

@@ -6,6 +6,7 @@ from typing import Any
 
 from app.outcomes import Output
 from app.sandbox.cases import Case
+from app.sandbox.files import Content
 from app.sandbox.limits import RunLimits
 
 
@@ -19,10 +20,11 @@ class RunRequest:
     """A run: the image (named, or a track's version resolved to one), the files and limit,
     and optionally the client's copy of the rag lambda, a kata to keep files in, the
     exercise whose tests an image following exercism's test-runner interface runs, what
-    cyber-dojo.sh reads on its standard input, and where the run leaves a JUnit report."""
+    cyber-dojo.sh reads on its standard input, where the run leaves a JUnit report, and
+    whether binary files come back (base64)."""
 
     image: str
-    files: dict[str, str] = field(default_factory=dict)
+    files: dict[str, Content] = field(default_factory=dict)  # base64 ones as sent: JSON
     max_seconds: int = 10
     rag_lambda: str | None = None
     kata: str | None = None  # the client's name for it
@@ -38,6 +40,7 @@ class RunRequest:
     cpus: float | None = None
     output_limit_kib: int | None = None
     junit_xml: str | None = None  # the run's JUnit report, in /sandbox (app/sandbox/junit.py)
+    return_binary: bool = False  # binary files the run changed or created come back, base64
 
     @property
     def limits(self) -> RunLimits:

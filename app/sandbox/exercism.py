@@ -94,6 +94,8 @@ def results(result: RunResult) -> Tests | Unreadable:
             f"run.sh wrote no {RESULTS}{lost if result.created_truncated else ''}; "
             f"it exited with {result.status}"
         )
+    if "encoding" in found:  # a run that asked for binary files, and results.json is not text
+        return Unreadable(f"{RESULTS} is not UTF-8 text, so it cannot be read")
     if found["truncated"]:
         return Unreadable(
             f"{RESULTS} was cut at the size a created file may bring back "

@@ -1,10 +1,12 @@
 """What goes IN to a run's container: the request the supervisor reads on its stdin.
 
 The magic line `GBRUN01`, then frames TYPE (1 byte), LENGTH (4 bytes, big-endian), PAYLOAD:
-`L` the limits as `key=value` lines, `V` the run's own `CYBER_DOJO_*` variables as
+`L` the limits as `key=value` lines (`binary=1`: report binary files the run changed or
+created too), `V` the run's own `CYBER_DOJO_*` variables as
 `NAME=value` lines, `I` the run's standard input (only when it has one: else it reads
 /dev/null), `A` a test case (its limit, arguments and stdin), `H` a helper file for the
-run's HOME, `D` a name to delete, `F` a file (name length, name, mode, content), `E` the end.
+run's HOME, `D` a name to delete, `F` a file (name length, name, mode, content: its raw
+bytes, a base64 file's decoded), `E` the end.
 `supervisor/supervisor.h` is the other side.
 """
 
@@ -14,7 +16,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from app.sandbox.cases import Case
-from app.sandbox.files import STDIN_MAX_BYTES, encoded
+from app.sandbox.files import STDIN_MAX_BYTES, Content, encoded, file_bytes
 
 MAGIC = b"GBRUN01\n"
 # cyber-dojo's mode for the learner's files: cyber-dojo.sh is run through the shell, and a
@@ -38,6 +40,8 @@ class Limits:
         created_max: how many created files are reported, the first by name.
         kept_max: how many names of files a kata volume keeps are listed (0: not a kata).
         nproc: the most processes the run's uid may have (0: no such limit).
+        binary: report binary files (a NUL in their first 8000 bytes) the run changed or
+            created too, not only text ones.
     """
 
     max_seconds: int
@@ -45,6 +49,7 @@ class Limits:
     created_max: int
     kept_max: int = 0
     nproc: int = 0
+    binary: bool = False
 
     def encoded(self) -> bytes:
         fields = {
@@ -54,6 +59,8 @@ class Limits:
             "kept_max": self.kept_max,
             "nproc": self.nproc,
         }
+        if self.binary:  # only when asked: the supervisor reports text files only by default
+            fields["binary"] = 1
         return "".join(f"{key}={value}\n" for key, value in fields.items()).encode()
 
 
@@ -61,10 +68,10 @@ def _frame(kind: bytes, payload: bytes) -> bytes:
     return kind + struct.pack(">I", len(payload)) + payload
 
 
-def _file(name: str, content: str, kind: bytes = b"F", mode: int = FILE_MODE) -> bytes:
+def _file(name: str, content: Content, kind: bytes = b"F", mode: int = FILE_MODE) -> bytes:
     raw = name.encode()
     return _frame(
-        kind, struct.pack(">H", len(raw)) + raw + struct.pack(">I", mode) + encoded(content)
+        kind, struct.pack(">H", len(raw)) + raw + struct.pack(">I", mode) + file_bytes(content)
     )
 
 
@@ -106,7 +113,7 @@ def _case(case: Case) -> bytes:
 
 def request(
     limits: Limits,
-    files: Mapping[str, str],
+    files: Mapping[str, Content],
     deleted: Collection[str] = (),
     variables: Mapping[str, str] | None = None,
     home: Mapping[str, str] | None = None,
@@ -118,7 +125,7 @@ def request(
 
     Args:
         limits: the run's bounds.
-        files: validated relative names to text (see `app.sandbox.files.validate`).
+        files: validated relative names to text or base64 (see `app.sandbox.files.validate`).
         deleted: names to remove from a kata volume first (no longer sent by the client).
         variables: the run's own `CYBER_DOJO_*` environment variables.
         home: helper files for the run's HOME by relative name (see app/sandbox/home/).

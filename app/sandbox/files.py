@@ -1,8 +1,15 @@
 """The learner's files (and a run's stdin) going in: validation of names and sizes
-(app/sandbox/feed.py sends them)."""
+(app/sandbox/feed.py sends them).
 
+A file is text (a JSON string, sent as its UTF-8 bytes) or `{"content": BASE64, "encoding":
+"base64"}` (RFC 4648's standard alphabet, padded, no line breaks), sent as the bytes it
+decodes to. A request keeps each as it came, so its record stays JSON; `file_bytes` decodes.
+"""
+
+import base64
 import re
 from collections.abc import Mapping
+from typing import Literal, TypedDict
 
 from app.config import Settings
 from app.errors import InvalidRequest
@@ -10,13 +17,25 @@ from app.errors import InvalidRequest
 NAME_COMPONENT_MAX_BYTES = 255
 STDIN_MAX_BYTES = 64 << 20  # an I frame, as the supervisor bounds it (INPUT_MAX_BYTES)
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+BASE64_RULE = "content must be base64: RFC 4648's standard alphabet, padded, no line breaks"
 
 
-def validate(files: object, settings: Settings, exercise: bool = False) -> dict[str, str]:
+class Encoded(TypedDict):
+    """A file sent as base64: any bytes, binary ones included."""
+
+    content: str
+    encoding: Literal["base64"]
+
+
+Content = str | Encoded  # a file's content as a request carries it
+
+
+def validate(files: object, settings: Settings, exercise: bool = False) -> dict[str, Content]:
     """Checks the `files` field of a run request.
 
     Args:
-        files: the decoded JSON value, expected to map relative names to text.
+        files: the decoded JSON value, expected to map relative names to text or to
+            base64-encoded content (`Encoded`), whose decoded bytes count towards the total.
         settings: the limits on count, total size and depth.
         exercise: the run names an exercise: greenbar writes its cyber-dojo.sh
             (app/sandbox/exercism.py), so the files must not hold one.
@@ -41,9 +60,7 @@ def validate(files: object, settings: Settings, exercise: bool = False) -> dict[
         _check_name(name, settings.files_max_depth)
         if name in directories:
             raise InvalidRequest(f"files[{name}]", "is also the directory of another file")
-        if not isinstance(content, str):
-            raise InvalidRequest(f"files[{name}]", "content must be a string")
-        total += len(encoded(content))
+        total += len(_sent_bytes(name, content))
     if total > settings.files_max_kib * 1024:
         raise InvalidRequest("files", f"at most {settings.files_max_kib} KiB in all")
     return dict(files)
@@ -71,6 +88,36 @@ def validate_name(name: str, field: str, settings: Settings) -> str:
     """
     _check_name(name, settings.files_max_depth, field)
     return name
+
+
+def file_bytes(content: Content) -> bytes:
+    """A file's bytes as the sandbox gets them: text as UTF-8, base64 decoded.
+
+    Raises:
+        ValueError: the base64 is invalid (`validate` refuses it long before).
+    """
+    if isinstance(content, str):
+        return encoded(content)
+    return base64.b64decode(content["content"], validate=True)
+
+
+def _sent_bytes(name: str, content: object) -> bytes:
+    """The bytes of the file `name` as sent: its text as UTF-8, or its base64 decoded."""
+    field = f"files[{name}]"
+    if isinstance(content, str):
+        return encoded(content)
+    if not (
+        isinstance(content, dict)
+        and set(content) == {"content", "encoding"}
+        and isinstance(content["content"], str)
+    ):
+        raise InvalidRequest(field, 'content must be a string or {"content", "encoding": "base64"}')
+    if content["encoding"] != "base64":
+        raise InvalidRequest(f"{field}[encoding]", "must be base64")
+    try:
+        return base64.b64decode(content["content"], validate=True)
+    except ValueError:  # binascii.Error, or a character that is not ASCII
+        raise InvalidRequest(field, BASE64_RULE) from None
 
 
 def _check_name(name: str, max_depth: int, field: str = "") -> None:

@@ -8,7 +8,7 @@ from app.colour.exercism import Tests
 from app.outcomes import Outcome, Output
 from app.sandbox.cases import CaseResult
 from app.sandbox.limits import Applied
-from app.sandbox.text import Text
+from app.sandbox.text import Binary, Text
 
 
 class Kept(TypedDict):
@@ -35,9 +35,10 @@ class RunResult:
     image: str
     digest: str
     node: str
-    created: dict[str, Text] = field(default_factory=dict)
+    # Binary files (base64) only when the request asked for them (`return_binary`).
+    created: dict[str, Text | Binary] = field(default_factory=dict)
     created_truncated: bool = False
-    changed: dict[str, Text] = field(default_factory=dict)
+    changed: dict[str, Text | Binary] = field(default_factory=dict)
     deleted: list[str] = field(default_factory=list)
     sandbox_kib: int = 0  # what /sandbox held after the run
     # The kernel killed a process of the run (or the whole sandbox) for memory.

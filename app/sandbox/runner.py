@@ -14,6 +14,7 @@ from app.outcomes import Outcome
 from app.sandbox import spec
 from app.sandbox.cases import Case, CaseResult
 from app.sandbox.feed import Limits, request
+from app.sandbox.files import Content
 from app.sandbox.harvest import CaseHarvest, Harvest, Harvester
 from app.sandbox.home import home_files
 from app.sandbox.limits import NONE_ASKED, RunLimits, applied, warm_fits
@@ -21,7 +22,7 @@ from app.sandbox.pool import WarmPool
 from app.sandbox.result import Kept, RunResult
 from app.sandbox.stream import CapExceeded, DeadlinePassed, OutputStream
 from app.sandbox.supervisor import SupervisorVolume
-from app.sandbox.text import Text, cleaned
+from app.sandbox.text import Binary, Text, cleaned, file_head
 from app.sandbox.uids import UidAllocator
 
 # The supervisor ends cyber-dojo.sh at max_seconds and then needs a moment to report; the
@@ -75,7 +76,7 @@ class Runner:
     def run(
         self,
         image: str,
-        files: Mapping[str, str],
+        files: Mapping[str, Content],
         max_seconds: int,
         run_id: str,
         *,
@@ -86,12 +87,13 @@ class Runner:
         digest: str | None = None,
         cases: Sequence[Case] = (),
         run_limits: RunLimits = NONE_ASKED,
+        return_binary: bool = False,
     ) -> RunResult:
         """Runs `files`' cyber-dojo.sh in a new container of `image`.
 
         Args:
             image: an image name on this node.
-            files: validated relative names to text (see `app.sandbox.files.validate`).
+            files: validated relative names to text or base64 (`app.sandbox.files.validate`).
             max_seconds: wall-clock limit of cyber-dojo.sh.
             run_id: names the container; one run id never gets two containers.
             kata: a kata volume for /sandbox instead of a fresh tmpfs, and the uid that owns
@@ -104,6 +106,7 @@ class Runner:
                 max_seconds (supervisor/cases.c).
             run_limits: the memory, CPUs and output limit the run asked for, within its image's
                 caps (app/sandbox/limits.py); what it did not ask for is its image's.
+            return_binary: binary files the run changed or created come back, base64.
 
         Returns:
             The result; expected failures (timeout, a missing image) are outcomes, not raises.
@@ -113,13 +116,19 @@ class Runner:
         """
         settings = run_limits.apply(self._settings.for_image(image))
         report = _Report(settings, image, max_seconds, self._clock(), self._clock)
+        report.binary = return_binary
         try:
             report.digest = digest or self._engine.image_id(image)
         except ImageMissing:
             return report.pulling()
         kept = KEPT_NAMES_MAX if kata is not None else 0
         limits = Limits(
-            max_seconds, _bytes(settings) + 1, settings.created_files_max, kept, _nproc(settings)
+            max_seconds,
+            _bytes(settings) + 1,
+            settings.created_files_max,
+            kept,
+            _nproc(settings),
+            binary=return_binary,
         )
         name = spec.container_name(run_id)
         # Warm containers have the node's settings: a profiled image's runs, and runs asking
@@ -267,6 +276,7 @@ class _Report:
         self.max_seconds = max_seconds
         self.warm = False
         self.cases = 0  # how many test cases were sent
+        self.binary = False  # the request asked for binary files back
         self._started = started
         self._clock = clock
         self.digest = ""
@@ -339,9 +349,9 @@ class _Report:
             log,
             stdout=cleaned(harvest.stdout, limit),
             stderr=cleaned(harvest.stderr, limit),
-            created={n: cleaned(head, limit) for n, head in sorted(harvest.created.items())},
+            created=self._files(harvest.created, limit),
             created_truncated=bool(metrics.get("created_truncated")),
-            changed={n: cleaned(head, limit) for n, head in sorted(harvest.changed.items())},
+            changed=self._files(harvest.changed, limit),
             deleted=sorted(harvest.deleted),
             sandbox_kib=metrics.get("sandbox_kib", 0),
             kept=kept if kata else None,
@@ -352,6 +362,10 @@ class _Report:
             built=harvest.built if cases else None,
             cases=[_case(case, limit) for case in harvest.cases] if cases else None,
         )
+
+    def _files(self, heads: Mapping[str, bytes], limit: int) -> dict[str, Text | Binary]:
+        """Changed or created files by name, as text, or base64 when binary ones were asked."""
+        return {name: file_head(head, limit, self.binary) for name, head in sorted(heads.items())}
 
 
 def _case(case: CaseHarvest, limit: int) -> CaseResult:

@@ -6,6 +6,7 @@ a gibibyte of stdout, writes to / /etc /usr, symlinks, FIFOs, daemons, disk and 
 are not repeated here.
 """
 
+import base64
 import os
 import time
 import uuid
@@ -757,4 +758,33 @@ def test_the_supervisors_stream_and_memory_are_out_of_the_runs_reach(api):
         assert others.pop("/greenbar/supervisor:maps") == "reached"
     assert set(others.values()) == {"PermissionError"}, others
     assert (result["status"], result["outcome"]) == (3, "amber")
+    probe(api)
+
+
+# What a forged result stream would hold: greenbar's magic, an exit status of 0, the end, and
+# the header of a stdout frame of 4 GiB.
+FORGED_FRAMES = b"GBOUT01\nS\x00\x00\x00\x010E\x00\x00\x00\x00O\xff\xff\xff\xff"
+
+
+def test_binary_files_holding_forged_result_frames_come_back_as_their_bytes_and_forge_nothing(
+    api,
+):
+    # With return_binary the supervisor copies a file's raw bytes into its result stream; each
+    # frame says its length first, so bytes shaped like greenbar's framing stay a file's content,
+    # and a forged frame just past the output limit is cut off with the rest.
+    escaped = "".join(f"\\{byte:03o}" for byte in FORGED_FRAMES)
+    script = (
+        f"printf '{escaped}' > forged.bin\n"
+        f"{{ head -c {LIMIT} /dev/zero; printf '{escaped}'; }} > cut.bin\n"
+        "echo done; exit 3\n"
+    )
+    result = run(api, {"cyber-dojo.sh": script}, return_binary=True)
+    assert (result["status"], result["outcome"]) == (3, "amber")
+    assert result["stdout"] == {"content": "done\n", "truncated": False}
+    assert set(result["created"]) == {"forged.bin", "cut.bin"}
+    forged, cut = result["created"]["forged.bin"], result["created"]["cut.bin"]
+    assert (forged["encoding"], forged["truncated"]) == ("base64", False)
+    assert base64.b64decode(forged["content"]) == FORGED_FRAMES
+    assert cut["truncated"] is True
+    assert base64.b64decode(cut["content"]) == b"\0" * LIMIT
     probe(api)

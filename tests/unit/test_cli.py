@@ -6,6 +6,7 @@ of greenbar's and only speaks HTTP, so this checks what it sends and how it show
 the real API is exercised by the integration tests.
 """
 
+import base64
 import io
 import json
 import math
@@ -357,10 +358,9 @@ def test_a_folder_is_read_by_relative_names_with_slashes(kata):
         "src/deep/x.py": "x = 'naïve'\n",
         "test_hiker.py": "from hiker import answer\n",
     }
-    assert folder.skipped == []
 
 
-def test_hidden_folders_links_and_binaries_are_left_out(kata):
+def test_hidden_folders_and_links_are_left_out_and_binaries_are_sent_in_base64(kata):
     (kata / ".git" / "objects").mkdir(parents=True)
     (kata / ".git" / "HEAD").write_text("ref: refs/heads/main\n")
     (kata / ".git" / "objects" / "ab").write_text("x")
@@ -370,8 +370,18 @@ def test_hidden_folders_links_and_binaries_are_left_out(kata):
     (kata / "nul.txt").write_bytes(b"a\x00b")
     (kata / "link.py").symlink_to(kata / "hiker.py")
     folder = read_folder(kata)
-    assert sorted(folder.files) == [".env", "cyber-dojo.sh", "hiker.py", "test_hiker.py"]
-    assert folder.skipped == ["latin1.txt", "logo.png", "nul.txt"]
+    assert sorted(folder.files) == [
+        ".env",
+        "cyber-dojo.sh",
+        "hiker.py",
+        "latin1.txt",
+        "logo.png",
+        "nul.txt",
+        "test_hiker.py",
+    ]
+    assert folder.files["logo.png"] == {"content": "iVBORw0KGgoAAA==", "encoding": "base64"}
+    assert folder.files["latin1.txt"] == {"content": "Y2Fm6Q==", "encoding": "base64"}
+    assert folder.files["nul.txt"] == {"content": "YQBi", "encoding": "base64"}
 
 
 def test_a_folder_without_cyber_dojo_sh_is_refused(tmp_path):
@@ -540,12 +550,64 @@ def test_a_run_in_the_error_state_exits_6_with_its_reason(fake, kata, capsys):
     assert "\u25cf error  (the engine failed)" in capsys.readouterr().out
 
 
-def test_skipped_files_are_named_on_stderr(fake, kata, capsys):
-    (kata / "logo.png").write_bytes(b"\x89PNG\x00")
+def test_a_binary_file_is_sent_in_base64_and_return_binary_only_when_asked(fake, kata):
+    (kata / "logo.png").write_bytes(bytes(range(256)))
+    fake.answer("POST", "/runs", (200, finished("green")))
     fake.answer("POST", "/runs", (200, finished("green")))
     main(["--url", fake.url, "run", str(kata), "--image", IMAGE])
-    assert "not sent, not UTF-8 text (1): logo.png" in capsys.readouterr().err
-    assert "logo.png" not in fake.requests[0].body["files"]
+    main(["--url", fake.url, "run", str(kata), "--image", IMAGE, "--return-binary"])
+    plain, asking = (seen.body for seen in fake.requests)
+    sent = plain["files"]["logo.png"]
+    assert sent["encoding"] == "base64"
+    assert base64.b64decode(sent["content"]) == bytes(range(256))
+    assert "return_binary" not in plain
+    assert asking["return_binary"] is True
+
+
+def test_save_writes_changed_and_created_files_decoding_base64_and_names_those_cut(
+    fake, kata, tmp_path, capsys
+):
+    created = {
+        "out/plot.png": {"content": "AAH/", "encoding": "base64", "truncated": False},
+        "log.txt": output("x" * 10, truncated=True),
+    }
+    changed = {"hiker.py": output("def answer():\n    return 42\n")}
+    fake.answer("POST", "/runs", (200, finished("green", created=created, changed=changed)))
+    argv = ["--url", fake.url, "run", str(kata), "--image", IMAGE, "--save", str(kata)]
+    assert main([*argv, "--return-binary"]) == 0
+    assert (kata / "out" / "plot.png").read_bytes() == b"\x00\x01\xff"
+    assert (kata / "log.txt").read_text() == "x" * 10
+    assert (kata / "hiker.py").read_text() == "def answer():\n    return 42\n"
+    assert "saved cut at the output limit: log.txt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", ["../escape.txt", "/etc/escape.txt", "a//b", "linked/x.txt"])
+def test_save_refuses_a_name_outside_the_folder_or_through_a_link_and_exits_6(
+    fake, kata, tmp_path, capsys, name
+):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (kata / "linked").symlink_to(elsewhere)
+    created = {name: output("hostile")}
+    fake.answer("POST", "/runs", (200, finished("green", created=created)))
+    argv = ["--url", fake.url, "run", str(kata), "--image", IMAGE, "--save", str(kata)]
+    assert main(argv) == 6
+    assert "not saved" in capsys.readouterr().err
+    assert list(elsewhere.iterdir()) == []
+    assert not (tmp_path.parent / "escape.txt").exists()
+
+
+def test_save_replaces_a_link_in_the_folder_rather_than_writing_where_it_points(
+    fake, kata, tmp_path
+):
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    (kata / "out.txt").symlink_to(target)
+    fake.answer("POST", "/runs", (200, finished("green", created={"out.txt": output("new")})))
+    main(["--url", fake.url, "run", str(kata), "--image", IMAGE, "--save", str(kata)])
+    assert target.read_text() == "keep me"
+    assert not (kata / "out.txt").is_symlink()
+    assert (kata / "out.txt").read_text() == "new"
 
 
 def test_a_refusal_prints_the_apis_message_and_exits_6(fake, kata, capsys):
