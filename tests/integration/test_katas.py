@@ -153,7 +153,8 @@ def test_a_volume_whose_run_did_not_complete_is_wiped_and_the_log_says_so(
 ) -> None:
     # A node whose host reads at most 1 MiB back: 30 sent files rewritten to 50 KiB each come
     # back as more, so the result is cut off, the run is faulty and the volume's state unknown.
-    node = NodeContext.create(dataclasses.replace(settings, read_cap_mib=1), lambda *sent: None)
+    tight = dataclasses.replace(settings, read_cap_mib=1, cases_max=1)  # cases need more read
+    node = NodeContext.create(tight, lambda *sent: None)
     files = {f"f{i}.txt": "x" for i in range(30)}
     grow = "for f in f*.txt; do head -c 51200 /dev/zero | tr '\\0' y > $f; done"
     ref = kata_ref(redis_url, kata)

@@ -126,6 +126,10 @@ def test_a_settings_made_by_replace_is_held_to_the_same_rules():
             {"GREENBAR_READ_CAP_MIB": "1", "GREENBAR_OUTPUT_LIMIT_KIB": "1024"},
             "GREENBAR_READ_CAP_MIB must hold stdout and stderr",
         ),
+        (
+            {"GREENBAR_READ_CAP_MIB": "1", "GREENBAR_CASES_MAX": "32"},
+            "for build.sh and each of GREENBAR_CASES_MAX cases",
+        ),
         ({"GREENBAR_REDIS_URL": "http://127.0.0.1:6379"}, "GREENBAR_REDIS_URL must start with"),
         ({"GREENBAR_NODE": " "}, "GREENBAR_NODE must not be empty"),
     ],
