@@ -122,18 +122,29 @@ def read_cases(name: str) -> list[Any]:
     return cases
 
 
-def save_files(files: Mapping[str, Mapping[str, Any]], root: Path) -> list[str]:
+def save_files(files: Mapping[str, Mapping[str, Any]], root: Path, exact: bool) -> dict[str, str]:
     """Writes a result's files (`{"content", "truncated"}`, or base64 with `"encoding":
     "base64"`) under `root` by their relative names, each replacing what is there (a symbolic
-    link itself, never what it points to); returns the names of those that came back cut.
+    link itself, never what it points to). A file that came back cut is not written, nor,
+    unless the run returned binary files (`exact`), a text whose U+FFFD may stand for bytes
+    that were not UTF-8: either would overwrite a file with less than the run left.
+
+    Returns:
+        the files not written, by name, each with why.
 
     Raises:
         CliError: a name would leave `root` or pass through a symbolic link, a base64
             content is invalid, or a file cannot be written.
     """
-    cut = []
+    skipped = {}
     for name, file in sorted(files.items()):
         target = _inside(root, name)
+        if file.get("truncated"):
+            skipped[name] = "cut at the output limit"
+            continue
+        if not exact and "encoding" not in file and "\ufffd" in str(file.get("content", "")):
+            skipped[name] = "may not be UTF-8 (ask for its bytes with --return-binary)"
+            continue
         try:
             data = _content(file)
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -142,9 +153,7 @@ def save_files(files: Mapping[str, Mapping[str, Any]], root: Path) -> list[str]:
             os.replace(partial, target)
         except (OSError, ValueError) as error:
             raise CliError(f"cannot save {name}: {error}") from error
-        if file.get("truncated"):
-            cut.append(name)
-    return cut
+    return skipped
 
 
 def _content(file: Mapping[str, Any]) -> bytes:

@@ -124,7 +124,9 @@ def _add_run(commands: "argparse._SubParsersAction[Parser]") -> None:
     sub.add_argument(
         "--save",
         metavar="FOLDER",
-        help="write the files the run changed or created into FOLDER (e.g. DIR itself)",
+        help="write the files the run changed or created into FOLDER (e.g. DIR itself); "
+        "a file that came back cut, or (without --return-binary) may not be UTF-8, is left "
+        "as it is and named",
     )
     sub.add_argument(
         "--return-binary",

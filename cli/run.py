@@ -79,17 +79,17 @@ def show(run: Mapping[str, Any], out: TextIO, err: TextIO, colour: bool) -> int:
     return render.exit_code(render.outcome_of(run))
 
 
-def save(run: Mapping[str, Any], folder: str, err: TextIO) -> None:
-    """Writes the files the run changed or created into `folder`, saying which came back cut.
+def save(run: Mapping[str, Any], folder: str, exact: bool, err: TextIO) -> None:
+    """Writes the files the run changed or created into `folder`, saying which were not
+    written and why (see `cli.files.save_files`; `exact`: binary files were asked for).
 
     Raises:
-        CliError: a file cannot be saved (see `cli.files.save_files`).
+        CliError: a file cannot be saved.
     """
     result = run.get("result") or {}
     files = {**(result.get("changed") or {}), **(result.get("created") or {})}
-    cut = save_files(files, Path(folder))
-    if cut:
-        _write(err, f"greenbar: saved cut at the output limit: {', '.join(cut)}\n")
+    for name, why in save_files(files, Path(folder), exact).items():
+        _write(err, f"greenbar: not saved: {name}: {why}\n")
 
 
 def command(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO, colour: bool) -> int:
@@ -105,7 +105,7 @@ def command(api: Api, args: argparse.Namespace, out: TextIO, err: TextIO, colour
     run = submit(api, request_body(args, folder.files, stdin, cases), args.wait)
     code = show(run, out, err, colour)
     if args.save is not None:
-        save(run, args.save, err)
+        save(run, args.save, args.return_binary, err)
     return code
 
 

@@ -20,12 +20,12 @@ static int has_build(const ids_t *ids) {
     return found;
 }
 
-static void write_case(size_t index, const outcome_t *result, int started) {
+static void write_case(size_t index, const outcome_t *result, int started, int blocked) {
     char meta[CASE_META_MAX_BYTES];
     int n = snprintf(meta, sizeof meta, "index=%zu\nstatus=%d\ntimed_out=%d\nrun_ms=%ld\n"
-                     "oom_kills=%ld\nstarted=%d\n",
+                     "oom_kills=%ld\nstarted=%d\nblocked=%d\n",
                      index, result->status, result->timed_out, result->run_ms,
-                     result->oom_kills, started);
+                     result->oom_kills, started, blocked);
     if (result->cpu_ms >= 0)
         n += snprintf(meta + n, sizeof meta - (size_t)n, "cpu_ms=%ld\n", result->cpu_ms);
     if (started)
@@ -43,45 +43,51 @@ static void write_case(size_t index, const outcome_t *result, int started) {
     frame_put(result->err.data, result->err.len);
 }
 
-/* One case, bounded by its own limit (or a fair share) and by what is left of the run's. */
-static void run_case(const ids_t *ids, const limits_t *limits, const case_t *c, long left,
-                     size_t still_to_run, outcome_t *result) {
-    long share = left / (long)still_to_run;
-    long max_ms = c->max_ms > 0 ? c->max_ms : share;
-    step_t step = {"./cyber-dojo.sh", c->args, &c->input, max_ms < left ? max_ms : left};
-    long long cpu_before = cgroup_cpu_usec();
-    run_program(ids, limits, &step, result);
-    long long cpu_after = cgroup_cpu_usec();
-    result->cpu_ms = cpu_before >= 0 && cpu_after >= cpu_before
-                         ? (long)((cpu_after - cpu_before) / 1000)
-                         : result->rusage_cpu_ms;
+/* A case's time: its own limit, or else a fair share of what is left of the run's, never more
+ * than what is left; 0 when not even a millisecond is. */
+static long case_ms(const case_t *c, long left, size_t still_to_run) {
+    if (left <= 0) return 0;
+    long max_ms = c->max_ms > 0 ? c->max_ms : left / (long)still_to_run;
+    return max_ms < left ? max_ms : left;
 }
 
 void run_cases(const ids_t *ids, const limits_t *limits, const case_list_t *cases,
                outcome_t *build) {
     long deadline = monotonic_ms() + limits->max_ms;
+    step_end_t last = STEP_CLEAN;
     if (has_build(ids)) {
         frame_write('B', "", 0);
         input_t none = {0};
         step_t step = {"./" BUILD, NULL, &none, limits->max_ms};
-        run_program(ids, limits, &step, build);
+        last = run_program(ids, limits, &step, build);
+        if (last == STEP_UNFORKED) die_errno("fork build.sh");
         if (build->timed_out || build->status != 0) return;
     }
     for (size_t i = 0; i < cases->count; i++) {
-        outcome_t result = {0};
-        long left = deadline - monotonic_ms();
-        int started = left > 0;
+        const case_t *c = &cases->items[i];
+        outcome_t result = {.cpu_ms = -1};
+        long max_ms = case_ms(c, deadline - monotonic_ms(), cases->count - i);
+        /* Once a step's processes outlive every kill, or no process can be forked, no later
+         * case starts: it would share the container with them. */
+        int blocked = last != STEP_CLEAN;
+        int started = max_ms > 0 && !blocked;
         if (started) {
-            run_case(ids, limits, &cases->items[i], left, cases->count - i, &result);
-        } else {
-            result.status = -1;
-            result.timed_out = 1;
-            result.cpu_ms = -1;
-            build->timed_out = 1; /* the run's own time ran out before this case */
+            step_t step = {"./cyber-dojo.sh", c->args, &c->input, max_ms};
+            long long cpu_before = cgroup_cpu_usec();
+            last = run_program(ids, limits, &step, &result);
+            started = last != STEP_UNFORKED;
+            blocked = !started;
+            long cpu_ms = cgroup_cpu_ms_since(cpu_before);
+            result.cpu_ms = cpu_ms >= 0 ? cpu_ms : result.rusage_cpu_ms;
         }
+        if (!started) {
+            result = (outcome_t){.status = -1, .cpu_ms = -1};
+            if (!blocked) build->timed_out = 1; /* the run's own time ran out before this case */
+        }
+        result.timed_out = result.timed_out || (!started && !blocked);
         build->run_ms += result.run_ms;
         build->oom_kills += result.oom_kills;
-        write_case(i, &result, started);
+        write_case(i, &result, started, blocked);
         free(result.out.data);
         free(result.err.data);
     }

@@ -53,6 +53,12 @@ long long cgroup_cpu_usec(void) {
     return -1;
 }
 
+/* CPU time used since `before` (a cgroup_cpu_usec reading), milliseconds; -1 if unknown. */
+long cgroup_cpu_ms_since(long long before) {
+    long long now = cgroup_cpu_usec();
+    return before >= 0 && now >= before ? (long)((now - before) / 1000) : -1;
+}
+
 /* The most memory the container's processes have held at once, KiB; -1 if unknown. It counts
  * the supervisor's own (the request, the output it keeps) and the page cache of what the run
  * wrote to its tmpfs, as the memory limit does. */

@@ -28,10 +28,7 @@ static void write_result(const outcome_t *outcome) {
 /* Reads the cgroup once the run's last process is gone: `cpu_before` is its CPU counter
  * (microseconds) from before the run, so the time spent waiting for the request is left out. */
 static void measure(outcome_t *outcome, long long cpu_before) {
-    long long cpu_after = cgroup_cpu_usec();
-    outcome->cpu_ms = cpu_before >= 0 && cpu_after >= cpu_before
-                          ? (long)((cpu_after - cpu_before) / 1000)
-                          : -1;
+    outcome->cpu_ms = cgroup_cpu_ms_since(cpu_before);
     outcome->memory_peak_kib = cgroup_memory_peak_kib();
 }
 
@@ -64,7 +61,7 @@ int main(int argc, char **argv) {
         run_cases(&ids, &limits, &cases, &outcome);
     } else {
         step_t step = {"./cyber-dojo.sh", NULL, &input, limits.max_ms};
-        run_program(&ids, &limits, &step, &outcome);
+        if (run_program(&ids, &limits, &step, &outcome) == STEP_UNFORKED) die_errno("fork");
     }
     measure(&outcome, cpu_before);
     write_result(&outcome);

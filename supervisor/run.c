@@ -147,15 +147,18 @@ static int reap(pid_t child, outcome_t *outcome) {
     return found;
 }
 
-/* Kills and reaps until no process but pid 1 and this one is left (bounded). */
-static void sweep(void) {
+/* Kills and reaps until no process but pid 1 and this one is left (bounded); returns 1 when
+ * none is, 0 when some outlived SWEEP_MS. */
+static int sweep(void) {
     long until = monotonic_ms() + SWEEP_MS;
-    while (kill(-1, SIGKILL) == 0 && monotonic_ms() < until) {
+    int left;
+    while ((left = kill(-1, SIGKILL) == 0) && monotonic_ms() < until) {
         reap(-1, NULL);
         struct timespec pause = {0, 1000000};
         nanosleep(&pause, NULL);
     }
     reap(-1, NULL);
+    return !left;
 }
 
 static void watch(pid_t child, int out_fd, int err_fd, feeder_t *in, const limits_t *limits,
@@ -194,20 +197,20 @@ static void watch(pid_t child, int out_fd, int err_fd, feeder_t *in, const limit
     }
 }
 
-/* Forks; a pids limit the last step's killed processes still count against is waited out. */
+/* Forks; a pids limit the last step's killed processes still count against is waited out.
+ * -1 when no fork succeeded within SWEEP_MS. */
 static pid_t fork_step(void) {
     long until = monotonic_ms() + SWEEP_MS;
     for (;;) {
         pid_t child = fork();
-        if (child >= 0) return child;
-        if (errno != EAGAIN || monotonic_ms() >= until) die_errno("fork");
+        if (child >= 0 || errno != EAGAIN || monotonic_ms() >= until) return child;
         struct timespec pause = {0, 1000000};
         nanosleep(&pause, NULL);
     }
 }
 
-void run_program(const ids_t *ids, const limits_t *limits, const step_t *step,
-                 outcome_t *outcome) {
+step_end_t run_program(const ids_t *ids, const limits_t *limits, const step_t *step,
+                       outcome_t *outcome) {
     int out[2], err[2], in[2] = {-1, -1};
     const input_t *input = step->input;
     if ((wakeup[0] < 0 && pipe2(wakeup, O_CLOEXEC | O_NONBLOCK) != 0) ||
@@ -222,6 +225,14 @@ void run_program(const ids_t *ids, const limits_t *limits, const step_t *step,
     signal(SIGPIPE, SIG_IGN);
     outcome->oom_kills = cgroup_oom_kills();
     pid_t child = fork_step();
+    if (child < 0) {
+        int saved = errno;
+        int ends[6] = {out[0], out[1], err[0], err[1], in[0], in[1]};
+        for (size_t i = 0; i < 6; i++)
+            if (ends[i] >= 0) close(ends[i]);
+        errno = saved;
+        return STEP_UNFORKED;
+    }
     if (child == 0) start_child(ids, limits, step, in[0], out, err);
     close(out[1]);
     close(err[1]);
@@ -236,9 +247,10 @@ void run_program(const ids_t *ids, const limits_t *limits, const step_t *step,
     watch(child, out[0], err[0], &feeder, limits, step->max_ms, outcome);
     stop_feeding(&feeder);
     if (outcome->timed_out && outcome->run_ms == 0) outcome->run_ms = step->max_ms;
-    sweep();
+    int swept = sweep();
     close(out[0]);
     close(err[0]);
     long after = cgroup_oom_kills();
     outcome->oom_kills = after >= outcome->oom_kills ? after - outcome->oom_kills : 0;
+    return swept ? STEP_CLEAN : STEP_STRANDED;
 }

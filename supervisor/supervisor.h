@@ -48,7 +48,8 @@
  *       first created_max by name): NAME_LENGTH(2) NAME HEAD
  *   'X' a sent file the run deleted: NAME     'K' a file not sent the volume keeps: NAME
  *   'M' "key=value\n" lines: oom_kills run_ms sandbox_kib created_truncated kept_truncated
- *       (run_ms: cyber-dojo.sh's own wall time, from its fork to its exit)
+ *       (run_ms: cyber-dojo.sh's own wall time, from its fork to its exit; with cases,
+ *       build.sh's and every case's together)
  *   'U' the resources the run used, as its container's cgroup counts them (at most one frame,
  *       USAGE_MAX_BYTES): "key=value\n" lines, non-negative decimals, each key left out when
  *       the cgroup cannot be read (gVisor): cpu_ms (user + system, from just before the fork
@@ -57,11 +58,14 @@
  *   'B' build.sh ran first (empty): 'S' 'T' 'O' 'R' above are its; without cases they are
  *       cyber-dojo.sh's, and with cases but no build.sh 'S' is 0 and 'O' 'R' are empty. 'T'
  *       with cases: build.sh timed out, or a case never started for want of time
- *   'Q' a case's result, one per case run, in order: META_LENGTH(2) META STDOUT_LENGTH(4)
+ *   'Q' a case's result, one per case sent, in order: META_LENGTH(2) META STDOUT_LENGTH(4)
  *       STDOUT-HEAD STDERR-HEAD, META "key=value\n" lines (at most CASE_META_MAX_BYTES):
- *       index status timed_out run_ms oom_kills, and when known cpu_ms (the container's
- *       cgroup over the case, else the case's own rusage) memory_peak_kib (the case's largest
- *       resident set, from its rusage)
+ *       index status timed_out run_ms oom_kills started (0: it never ran, status -1)
+ *       blocked (1: it never ran because a process of an earlier step outlived every kill,
+ *       or none could be forked; 0 with started 0: the run's time ran out, timed_out 1),
+ *       cpu_ms when known (the container's cgroup over the case, else the case's own
+ *       rusage), memory_peak_kib when it ran (the largest resident set of cyber-dojo.sh and
+ *       the descendants it waited for: wait4's ru_maxrss)
  *   'E' end
  * Errors go to stderr as one line and end the process with a non-zero status.
  */
@@ -173,6 +177,10 @@ typedef struct {
     long max_ms;
 } step_t;
 
+/* How a step ended: ran and left nothing behind; ran but some process of it outlived every
+ * kill; never ran, for want of a process to fork (errno says why). */
+typedef enum { STEP_CLEAN, STEP_STRANDED, STEP_UNFORKED } step_end_t;
+
 /* util.c */
 void die(const char *what) __attribute__((noreturn));
 void die_errno(const char *what) __attribute__((noreturn));
@@ -214,8 +222,8 @@ void frame_put(const void *data, size_t len);
 void frames_flush(void);
 
 /* run.c */
-void run_program(const ids_t *ids, const limits_t *limits, const step_t *step,
-                 outcome_t *outcome);
+step_end_t run_program(const ids_t *ids, const limits_t *limits, const step_t *step,
+                       outcome_t *outcome);
 
 /* cases.c */
 void run_cases(const ids_t *ids, const limits_t *limits, const case_list_t *cases,
@@ -224,6 +232,7 @@ void run_cases(const ids_t *ids, const limits_t *limits, const case_list_t *case
 /* cgroup.c */
 long cgroup_oom_kills(void);
 long long cgroup_cpu_usec(void);
+long cgroup_cpu_ms_since(long long before);
 long cgroup_memory_peak_kib(void);
 
 /* sha256.c */

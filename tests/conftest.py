@@ -32,6 +32,7 @@ TESTS = Path(__file__).resolve().parent
 LAYERS = ("unit", "integration", "system")
 NODE = "test-node"
 WORKER_READY_SECONDS = 60
+REMOVALS_SECONDS = 60
 os.environ["GREENBAR_DEPLOYMENT"] = DEPLOYMENT  # every process the suite starts inherits it
 
 
@@ -160,20 +161,28 @@ def nothing_labelled_is_left(request: pytest.FixtureRequest) -> Iterator[None]:
     if all(_layer(item) == "unit" for item in request.session.items):
         return
     client = docker.from_env()
-    time.sleep(0.5)  # removals issued by the worker's last runs are asynchronous at the engine
+
+    def containers() -> list[str]:
+        # Summaries, not containers.list(): that inspects each one, racing with removals.
+        summaries = client.api.containers(all=True)
+        return [c["Names"][0] for c in summaries if _greenbar(c.get("Labels") or {})]
+
+    # Removals the worker issued last are asynchronous at the engine, and a sandbox that held a
+    # fork bomb takes seconds to go under gVisor: allow them a bounded time before judging.
+    deadline = time.monotonic() + REMOVALS_SECONDS
+    while containers() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    left = containers()
     # A node's supervisor volume is meant to outlive its workers, as an image does (the pruner
     # removes old versions): the suite removes its own by hand, and anything else must be gone.
     for volume in (
         client.api.volumes(filters={"label": "greenbar.kind=supervisor"})["Volumes"] or []
     ):
-        if _greenbar(volume.get("Labels") or {}):
+        if _greenbar(volume.get("Labels") or {}) and not left:
             client.api.remove_volume(volume["Name"])
-    # Summaries, not containers.list(): that inspects each one, racing with removals.
-    summaries = client.api.containers(all=True)
-    containers = [c["Names"][0] for c in summaries if _greenbar(c.get("Labels") or {})]
     listed = client.api.volumes().get("Volumes") or []
     volumes = [v["Name"] for v in listed if _greenbar(v.get("Labels") or {})]
-    assert not containers and not volumes, f"left behind: {containers} {volumes}"
+    assert not left and not volumes, f"left behind: {left} {volumes}"
 
 
 def _greenbar(labels: dict[str, str]) -> bool:

@@ -19,7 +19,8 @@ from app.jobs import cyber_dojo
 from app.logs import event
 from web import errors
 from web.auth import requires
-from web.contract import conform, request_schemas
+from web.conform import conform
+from web.contract import request_schemas
 from web.jobs import json_body
 from web.services import services
 

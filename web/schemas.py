@@ -13,7 +13,8 @@ from app.jobs.requests import ColourRequest, RunRequest
 from app.sandbox import cases
 from app.sandbox.files import validate, validate_name, validate_stdin
 from app.sandbox.limits import RunLimits
-from web.contract import conform, request_schemas
+from web.conform import conform
+from web.contract import request_schemas
 
 
 def run_request(
@@ -35,27 +36,37 @@ def run_request(
         optional["stdin"] = validate_stdin(run["stdin"], settings)
     if "junit_xml" in run:
         optional["junit_xml"] = validate_name(run["junit_xml"], "junit_xml", settings)
+    which: dict[str, Any] = _image_or_track(run, allowlist, tracks)
+    limits = _limits(run, settings, which["image"])
     if "cases" in run:
-        optional["cases"] = _cases(run, max_seconds, settings)
+        output_kib = (
+            limits["output_limit_kib"] or settings.for_image(which["image"]).output_limit_kib
+        )
+        optional["cases"] = _cases(run, max_seconds, output_kib, settings)
     elif "compare" in run:
         raise InvalidRequest("compare", "only for a run with cases")
-    which: dict[str, Any] = _image_or_track(run, allowlist, tracks)
     return RunRequest(
         **which,
         files=validate(run["files"], settings, exercise="exercise" in run),
         max_seconds=max_seconds,
         return_binary=run.get("return_binary", False),
         **optional,
-        **_limits(run, settings, which["image"]),
+        **limits,
     )
 
 
-def _cases(run: dict[str, Any], max_seconds: int, settings: Settings) -> tuple[cases.Case, ...]:
+def _cases(
+    run: dict[str, Any], max_seconds: int, output_limit_kib: int, settings: Settings
+) -> tuple[cases.Case, ...]:
     if "stdin" in run:
         raise InvalidRequest("stdin", "a run with cases gives each case its own stdin")
     if "exercise" in run:
         raise InvalidRequest("cases", "not for a run of an exercise: its tests are its cases")
-    return cases.validated(run["cases"], max_seconds, settings)
+    # Its cases tell a run's colour and its tests: a rule or a report would go unused.
+    for unused in ("rag_lambda", "junit_xml"):
+        if unused in run:
+            raise InvalidRequest(unused, "not for a run with cases: its cases tell its colour")
+    return cases.validated(run["cases"], max_seconds, output_limit_kib, settings)
 
 
 def _limits(run: dict[str, Any], settings: Settings, image: str) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 A case passes when it ended by itself (not timed out, not killed for memory) with status 0
 and, when it names an `expected_stdout`, printed exactly that (`exact`) or the same lines but
-for trailing whitespace and trailing blank lines (`trimmed`). A failed build.sh is amber;
-every case passing is green; any other is red.
+for trailing whitespace and trailing blank lines (`trimmed`). A failed build.sh is amber, as
+is a sandbox killed whole for memory (gVisor's way) before any case came back; every case
+passing is green; any other is red.
 """
 
 import re
@@ -33,6 +34,8 @@ def verdict(result: RunResult, sent: int) -> Verdict:
     """The colour of a judged run of `sent` cases, and why."""
     if result.built and result.status != 0:
         return Verdict(Outcome.AMBER, "amber: build.sh failed")
+    if result.cases is None and result.oom_killed:  # the whole sandbox went (gVisor)
+        return Verdict(Outcome.AMBER, "amber: out of memory before any case's result came back")
     got = result.cases or []
     failed = [index for index, case in enumerate(got) if not case["passed"]]
     failed += range(len(got), sent)  # never reported: did not pass

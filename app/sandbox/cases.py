@@ -2,12 +2,12 @@
 (supervisor/cases.c). What a case is, how a request's cases are checked, and what each case
 gave back."""
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, TypedDict
 
 from app.config import Settings
 from app.errors import InvalidRequest
-from app.sandbox.files import STDIN_MAX_BYTES, encoded
+from app.sandbox.files import encoded, stdin_max_kib
 from app.sandbox.text import Text
 
 CASES_MAX = 256  # as the supervisor bounds them
@@ -30,11 +30,6 @@ class Case:
     args: tuple[str, ...] = ()
     expected_stdout: str | None = None
     max_seconds: float | None = None
-
-    def to_wire(self) -> dict[str, Any]:
-        wire = {k: v for k, v in asdict(self).items() if v is not None}
-        wire["args"] = list(self.args)
-        return wire
 
     @classmethod
     def from_wire(cls, wire: dict[str, Any]) -> "Case":
@@ -59,9 +54,12 @@ class CaseResult(TypedDict):
     passed: bool | None
 
 
-def validated(raw: list[dict[str, Any]], max_seconds: int, settings: Settings) -> tuple[Case, ...]:
+def validated(
+    raw: list[dict[str, Any]], max_seconds: int, output_limit_kib: int, settings: Settings
+) -> tuple[Case, ...]:
     """A request's `cases`, already shaped by its schema (web/contract.py), held to the rules
-    no schema says: how many, their limits against the run's, and their size in all.
+    no schema says: how many, their limits against the run's, an expected output the run's
+    output limit (`output_limit_kib`) could bring back whole, and their size in all.
 
     Raises:
         InvalidRequest: naming the field (`cases`, `cases[2][args]`...) and the rule.
@@ -78,9 +76,15 @@ def validated(raw: list[dict[str, Any]], max_seconds: int, settings: Settings) -
                 f"{field}[max_seconds]", f"at most the run's max_seconds ({max_seconds})"
             )
         _check_args(case.args, f"{field}[args]")
+        expected = len(encoded(case.expected_stdout or ""))
+        if expected > output_limit_kib * 1024:
+            raise InvalidRequest(
+                f"{field}[expected_stdout]",
+                f"at most the run's output limit ({output_limit_kib} KiB): more could never pass",
+            )
         total += sum(len(encoded(text or "")) for text in (case.stdin, case.expected_stdout))
         total += sum(len(encoded(arg)) for arg in case.args)
-    kib = min(settings.files_max_kib, STDIN_MAX_BYTES // 1024)
+    kib = stdin_max_kib(settings)
     if total > kib * 1024:
         raise InvalidRequest("cases", f"at most {kib} KiB of stdin, arguments and expected output")
     return cases

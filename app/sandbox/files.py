@@ -73,10 +73,16 @@ def validate_stdin(stdin: str, settings: Settings) -> str:
     Raises:
         InvalidRequest: naming `stdin` and the bound.
     """
-    kib = min(settings.files_max_kib, STDIN_MAX_BYTES // 1024)
+    kib = stdin_max_kib(settings)
     if len(encoded(stdin)) > kib * 1024:
         raise InvalidRequest("stdin", f"at most {kib} KiB")
     return stdin
+
+
+def stdin_max_kib(settings: Settings) -> int:
+    """The most standard input a run (or all its cases together) may carry, KiB: what a file
+    may hold, and what one frame to the supervisor can."""
+    return min(settings.files_max_kib, STDIN_MAX_BYTES // 1024)
 
 
 def validate_name(name: str, field: str, settings: Settings) -> str:

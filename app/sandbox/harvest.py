@@ -20,7 +20,7 @@ METRICS = ("oom_kills", "run_ms", "sandbox_kib", "created_truncated", "kept_trun
 USAGE_MAX_BYTES = 256
 USAGE = ("cpu_ms", "memory_peak_kib")  # from the container's cgroup; absent when unreadable
 CASE_META_MAX_BYTES = 256
-CASE_META = ("index", "status", "timed_out", "run_ms", "oom_kills", "started", *USAGE)
+CASE_META = ("index", "status", "timed_out", "run_ms", "oom_kills", "started", "blocked", *USAGE)
 
 
 class Readable(Protocol):

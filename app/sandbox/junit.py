@@ -41,6 +41,8 @@ def reported(result: RunResult, path: str | None) -> RunResult:
             f"the JUnit report {path} was cut at the size a created file may bring back "
             "(GREENBAR_OUTPUT_LIMIT_KIB), so it cannot be read"
         )
+    if "encoding" in found:  # brought back as base64 (`return_binary`): not UTF-8 text
+        return result.logged(f"the JUnit report {path} is not UTF-8 text, so it cannot be read")
     tests = parse(found["content"], path)
     if isinstance(tests, Unreadable):
         return result.logged(tests.why)

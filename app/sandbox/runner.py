@@ -391,6 +391,12 @@ def _cases_log(harvest: Harvest, max_seconds: int) -> str:
         if harvest.timed_out:
             return f"timed out: build.sh was killed after {max_seconds} s; no case ran"
         return f"build.sh failed (status {harvest.status}): no case ran"
+    blocked = sum(case.meta.get("blocked", 0) for case in harvest.cases)
+    if blocked:
+        return (
+            f"{blocked} case(s) never started: a process of an earlier case outlived every"
+            " kill, or the pids limit left no process to start the next one"
+        )
     if ran < len(harvest.cases):
         unstarted = len(harvest.cases) - ran
         return f"timed out: the run's {max_seconds} s ran out; {unstarted} case(s) never started"

@@ -207,6 +207,13 @@ def test_a_run_without_cases_carries_no_cases_fields(api):
         ({"cases": [{}], "stdin": "x"}, "stdin", "its own stdin"),
         ({"cases": [{}], "compare": "fuzzy"}, "compare", "one of exact, trimmed"),
         ({"compare": "trimmed"}, "compare", "only for a run with cases"),
+        ({"cases": [{}], "rag_lambda": "lambda s, o, e: 'red'"}, "rag_lambda", "with cases"),
+        ({"cases": [{}], "junit_xml": "report.xml"}, "junit_xml", "with cases"),
+        (
+            {"cases": [{"expected_stdout": "x" * 2049}], "output_limit_kib": 2},
+            "cases[0][expected_stdout]",
+            "at most the run's output limit (2 KiB)",
+        ),
     ],
 )
 def test_a_malformed_cases_request_is_refused_with_422_naming_the_field(api, fields, field, rule):
@@ -217,7 +224,7 @@ def test_a_malformed_cases_request_is_refused_with_422_naming_the_field(api, fie
 
 def test_cases_over_the_size_bound_are_refused_with_422(api, settings):
     half = "x" * (settings.files_max_kib * 512 + 1)
-    error = refusal(api, cases=[{"stdin": half}, {"expected_stdout": half}])
+    error = refusal(api, cases=[{"stdin": half}, {"stdin": half}])
     assert (error["field"], "KiB" in error["message"]) == ("cases", True)
 
 

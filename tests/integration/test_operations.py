@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from app.cluster.workers import WorkerRegistry
 from app.config import Settings
 from app.logs import JsonFormatter
-from tests.helpers import run
+from tests.helpers import run, wait_until
 from web import create_app
 
 ECHO = {"image": "greenbar/busybox-sh", "files": {"cyber-dojo.sh": "echo hi"}}
@@ -168,11 +168,16 @@ def test_a_run_can_be_followed_from_web_to_worker_in_json_lines(api: Any, worker
     queued = [e for e in web if e.get("run_id") == run_id]
     assert queued[0]["event"] == "run.queued"
     assert queued[0]["image"] == "greenbar/busybox-sh"
-    lines = [
-        json.loads(line) for line in worker_log.read_text().splitlines() if line.startswith("{")
-    ]
-    mine = {e["event"]: e for e in lines if e.get("run_id") == run_id}
-    assert {"run.started", "run.finished"} <= set(mine)
-    finished = mine["run.finished"]
+
+    def mine() -> dict[str, Any]:
+        lines = worker_log.read_text().splitlines()
+        events = [json.loads(line) for line in lines if line.startswith("{")]
+        return {e["event"]: e for e in events if e.get("run_id") == run_id}
+
+    # The result is recorded before the worker writes its last line: allow it a moment.
+    wait_until(lambda: "run.finished" in mine(), 10, "the worker's run.finished line")
+    events = mine()
+    assert "run.started" in events
+    finished = events["run.finished"]
     assert (finished["node"], finished["outcome"]) == ("test-node", "amber")
     assert isinstance(finished["duration_ms"], int)

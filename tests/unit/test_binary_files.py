@@ -21,7 +21,8 @@ from app.sandbox.spec import container_name
 from app.sandbox.text import Binary, Text, file_head
 from tests.contract.conftest import IMAGE, fixture_private_redis, fixture_run_path  # noqa: F401
 from tests.contract.programs import supervisor_result
-from web.contract import conform, request_schemas
+from web.conform import conform
+from web.contract import request_schemas
 from web.schemas import run_request
 
 SETTINGS = Settings()

@@ -1,6 +1,7 @@
 """Test cases without Docker: what goes to the supervisor, how its case frames are read, how
 a request's cases are checked, and how the cases colour a run."""
 
+import dataclasses
 import struct
 
 import pytest
@@ -12,8 +13,9 @@ from app.jobs.requests import RunRequest
 from app.outcomes import Outcome
 from app.sandbox.cases import Case, CaseResult, validated
 from app.sandbox.feed import Limits, request
-from app.sandbox.harvest import Harvest, Harvester
+from app.sandbox.harvest import CaseHarvest, Harvest, Harvester
 from app.sandbox.result import RunResult
+from app.sandbox.runner import _cases_log
 from tests.unit.test_units import _harvest, _OnlyRead, _out
 
 IMAGE = "greenbar/busybox-sh"
@@ -102,7 +104,7 @@ def test_a_run_without_cases_may_not_carry_case_frames():
 
 
 def test_cases_within_the_rules_come_back_as_records():
-    got = validated([{"stdin": "a", "args": ["x"], "max_seconds": 2}], 5, Settings())
+    got = validated([{"stdin": "a", "args": ["x"], "max_seconds": 2}], 5, 64, Settings())
     assert got == (Case(stdin="a", args=("x",), max_seconds=2),)
 
 
@@ -114,12 +116,13 @@ def test_cases_within_the_rules_come_back_as_records():
         ([{}, {"args": ["a"] * 65}], "cases[1][args]", "at most 64 arguments"),
         ([{"args": ["a\0"]}], "cases[0][args]", "without NUL"),
         ([{"args": ["a" * 4097]}], "cases[0][args]", "at most 4096 bytes"),
-        ([{"stdin": "x" * 600}, {"expected_stdout": "x" * 500}], "cases", "at most 1 KiB"),
+        ([{"stdin": "x" * 2600}, {"expected_stdout": "x" * 1600}], "cases", "at most 4 KiB"),
+        ([{"expected_stdout": "é" * 1025}], "cases[0][expected_stdout]", "output limit (2 KiB)"),
     ],
 )
 def test_cases_breaking_a_rule_are_refused_naming_the_field(raw, field, rule):
     with pytest.raises(InvalidRequest) as refused:
-        validated(raw, 5, Settings(cases_max=3, files_max_kib=1))
+        validated(raw, 5, 2, Settings(cases_max=3, files_max_kib=4))
     assert (refused.value.field, rule in str(refused.value)) == (field, True), str(refused.value)
 
 
@@ -191,3 +194,26 @@ def test_every_case_passing_is_green_one_failing_red_a_failed_build_amber():
         judge.verdict(_result([ok], built=False, status=0), 3).log
         == "red: case(s) 1, 2 did not pass"
     )
+
+
+def test_a_sandbox_killed_whole_for_memory_before_any_case_came_back_is_amber():
+    # gVisor's way: the OOM kill takes the supervisor too, so no case frame ever arrives.
+    whole = dataclasses.replace(_result([]), cases=None, oom_killed=True)
+    assert judge.verdict(whole, 3) == judge.Verdict(
+        Outcome.AMBER, "amber: out of memory before any case's result came back"
+    )
+    assert judge.verdict(dataclasses.replace(whole, oom_killed=False), 3).outcome == Outcome.RED
+
+
+def test_cases_that_never_started_say_whether_time_ran_out_or_an_earlier_case_held_on():
+    ran = CaseHarvest(meta={**RAN, "index": 0}, stdout=b"", stderr=b"")
+    late = CaseHarvest(meta={**RAN, "index": 1, "started": 0}, stdout=b"", stderr=b"")
+    blocked = CaseHarvest(
+        meta={**RAN, "index": 1, "started": 0, "blocked": 1}, stdout=b"", stderr=b""
+    )
+    assert _cases_log(Harvest(cases=[ran, ran]), 5) == "2 case(s) ran"
+    assert _cases_log(Harvest(cases=[ran, late], timed_out=True), 5) == (
+        "timed out: the run's 5 s ran out; 1 case(s) never started"
+    )
+    said = _cases_log(Harvest(cases=[ran, blocked]), 5)
+    assert said.startswith("1 case(s) never started: a process of an earlier case outlived")

@@ -564,21 +564,37 @@ def test_a_binary_file_is_sent_in_base64_and_return_binary_only_when_asked(fake,
     assert asking["return_binary"] is True
 
 
-def test_save_writes_changed_and_created_files_decoding_base64_and_names_those_cut(
+def test_save_writes_changed_and_created_files_decoding_base64_but_not_those_cut(
     fake, kata, tmp_path, capsys
 ):
+    (kata / "log.txt").write_text("the whole log")
     created = {
         "out/plot.png": {"content": "AAH/", "encoding": "base64", "truncated": False},
         "log.txt": output("x" * 10, truncated=True),
+        "odd.txt": output("caf\ufffd"),
     }
     changed = {"hiker.py": output("def answer():\n    return 42\n")}
     fake.answer("POST", "/runs", (200, finished("green", created=created, changed=changed)))
     argv = ["--url", fake.url, "run", str(kata), "--image", IMAGE, "--save", str(kata)]
     assert main([*argv, "--return-binary"]) == 0
     assert (kata / "out" / "plot.png").read_bytes() == b"\x00\x01\xff"
-    assert (kata / "log.txt").read_text() == "x" * 10
+    assert (kata / "log.txt").read_text() == "the whole log", "a cut file overwrites nothing"
+    assert (kata / "odd.txt").read_text() == "caf\ufffd", "with binary files, text is exact"
     assert (kata / "hiker.py").read_text() == "def answer():\n    return 42\n"
-    assert "saved cut at the output limit: log.txt" in capsys.readouterr().err
+    assert "not saved: log.txt: cut at the output limit" in capsys.readouterr().err
+
+
+def test_save_without_binary_files_leaves_a_text_that_may_have_lost_bytes(
+    fake, kata, tmp_path, capsys
+):
+    (kata / "notes.txt").write_bytes(b"caf\xe9")
+    changed = {"notes.txt": output("caf\ufffd"), "plain.txt": output("fine")}
+    fake.answer("POST", "/runs", (200, finished("green", changed=changed)))
+    argv = ["--url", fake.url, "run", str(kata), "--image", IMAGE, "--save", str(kata)]
+    assert main(argv) == 0
+    assert (kata / "notes.txt").read_bytes() == b"caf\xe9"
+    assert (kata / "plain.txt").read_text() == "fine"
+    assert "not saved: notes.txt: may not be UTF-8" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["../escape.txt", "/etc/escape.txt", "a//b", "linked/x.txt"])

@@ -1,10 +1,10 @@
-"""The subset of JSON Schema that `web.contract.conform` checks: each rule fails naming the
+"""The subset of JSON Schema that `web.conform.conform` checks: each rule fails naming the
 field, and a value that keeps the rules comes back unchanged."""
 
 import pytest
 
 from app.errors import InvalidRequest
-from web.contract import conform
+from web.conform import conform
 
 CASES = {
     "type": "array",

@@ -78,3 +78,15 @@ def test_an_exercism_run_s_results_json_wins_over_a_junit_report(node: Node) -> 
     assert result["outcome"] == "red", "coloured by results.json"
     assert result["tests"]["version"] == 3 and "junit_xml" not in result["tests"]
     assert "JUnit" not in result["log"]
+
+
+def test_a_report_that_is_not_utf_8_text_is_a_log_line_even_when_binary_files_come_back(
+    node: Node,
+) -> None:
+    latin_1 = '<testsuite><testcase name="café"/></testsuite>'.encode("latin-1")
+    _image(node, {"report.xml": latin_1})
+    request = RunRequest(IMAGE, FILES, junit_xml="report.xml", return_binary=True)
+    result = _result(node, request)
+    assert result["created"]["report.xml"]["encoding"] == "base64"
+    assert result["outcome"] == "red" and "tests" not in result
+    assert "the JUnit report report.xml is not UTF-8 text" in result["log"]

@@ -22,7 +22,8 @@ from app.sandbox.runner import Runner
 from app.sandbox.spec import MIB, pool_labels, spec
 from tests.contract.conftest import IMAGE, fixture_private_redis, fixture_run_path  # noqa: F401
 from tests.contract.programs import supervisor_result
-from web.contract import applied_schema, conform
+from web.conform import conform
+from web.contract import applied_schema
 from web.schemas import run_request
 
 PYTHON = "greenbar/python-pytest"
